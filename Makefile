@@ -1,0 +1,53 @@
+# Everything people and CI run. `make demo` and `make test` set themselves up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-deps
+
+.PHONY: demo test test-sqlite lint bench format i18n clean system-deps postgres
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian's Chromium and its driver drive the browser tests (never a downloaded browser).
+$(SYSTEM_STAMP):
+	@bash scripts/install-system-deps.sh
+	@mkdir -p $(VENV) && touch $(SYSTEM_STAMP)
+
+system-deps: $(SYSTEM_STAMP)
+
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+demo: $(STAMP)
+	$(BIN)/accord demo
+
+test: $(STAMP) $(SYSTEM_STAMP) postgres
+	$(BIN)/python -m pytest -q
+
+test-sqlite: $(STAMP)
+	ACCORD_TEST_DATABASES=sqlite $(BIN)/python -m pytest -q -m "not browser"
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/accord
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP) postgres
+	$(BIN)/python bench/audit_chain.py
+
+# Re-extract translatable strings and merge them into every catalogue.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o src/accord/web/locale/messages.pot src/accord
+	$(BIN)/pybabel update -i src/accord/web/locale/messages.pot -d src/accord/web/locale --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

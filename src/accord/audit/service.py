@@ -1,0 +1,263 @@
+"""The audit log service: append inside the caller's transaction, list for auditors, verify the chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.audit.chain import entry_body, entry_hash
+from accord.audit.errors import AuditChainBroken
+from accord.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from accord.canonical_json import canonical_bytes
+from accord.clock import Clock
+from accord.errors import InvalidInput
+from accord.store.engine import Database
+
+MAX_PAGE = 200  # entries per page on the API and the UI
+MAX_TEXT = 500  # purpose and legal basis come from users; bound them
+VERIFY_BATCH = 2000  # entries fetched per round trip while verifying
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AuditActor:
+    """Who acted, as the audit log keeps it (copies, so the log outlives the user and party rows)."""
+
+    id: str | None
+    name: str
+    party_id: str | None
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """Why personal data is being read: the purpose and, where given, the legal basis (data-protection duty)."""
+
+    purpose: str | None = None
+    legal_basis: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("purpose", "legal_basis"):
+            value = getattr(self, name)
+            if value is not None and len(value) > MAX_TEXT:
+                raise InvalidInput(name, f"at most {MAX_TEXT} characters")
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at: datetime
+    actor_id: str | None
+    actor: str
+    party_id: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    purpose: str | None
+    legal_basis: str | None
+    outcome: str
+    details: dict[str, Any]
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    before_seq: int | None = None
+    action_prefix: str | None = None
+    actor: str | None = None
+    limit: int = 50
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
+
+
+def _record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        at=row.at,
+        actor_id=row.actor_id,
+        actor=row.actor,
+        party_id=row.party_id,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        purpose=row.purpose,
+        legal_basis=row.legal_basis,
+        outcome=row.outcome,
+        details=json.loads(row.details),
+        entry_hash=row.entry_hash,
+    )
+
+
+class AuditLog:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def append(
+        self,
+        session: Session,
+        actor: AuditActor,
+        action: str,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        disclosure: Disclosure | None = None,
+        outcome: Outcome = Outcome.OK,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one entry in ``session``'s transaction, so the entry commits with the action or not at all.
+
+        Returns the entry's sequence number.
+        """
+        # Locking the head row serialises appends on PostgreSQL; on SQLite the writing transaction already
+        # holds the database's write lock (BEGIN IMMEDIATE).
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+        disclosure = disclosure or Disclosure()
+        fields: dict[str, Any] = {
+            "seq": head.seq + 1,
+            "at": self._clock.now(),
+            "actor_id": actor.id,
+            "actor": actor.name,
+            "party_id": actor.party_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "purpose": disclosure.purpose,
+            "legal_basis": disclosure.legal_basis,
+            "outcome": str(outcome),
+            "details": canonical_bytes(dict(details or {})).decode(),
+            "prev_hash": head.entry_hash,
+        }
+        digest = entry_hash(entry_body(**fields))
+        session.add(AuditEntry(**fields, entry_hash=digest))
+        head.seq, head.entry_hash = fields["seq"], digest
+        session.flush()
+        return int(fields["seq"])
+
+    def record(self, actor: AuditActor, action: str, **kwargs: Any) -> int:
+        """Append one entry in a transaction of its own (for events with no other write, such as a denial)."""
+        with self._db.writing() as session:
+            return self.append(session, actor, action, **kwargs)
+
+    def query(self, session: Session, query: AuditQuery) -> list[AuditRecord]:
+        statement = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(query.limit)
+        if query.before_seq is not None:
+            statement = statement.where(AuditEntry.seq < query.before_seq)
+        if query.action_prefix:
+            statement = statement.where(AuditEntry.action.startswith(query.action_prefix, autoescape=True))
+        if query.actor:
+            statement = statement.where(AuditEntry.actor == query.actor)
+        return [_record(row) for row in session.scalars(statement)]
+
+    def read(self, reader: AuditActor, query: AuditQuery, disclosure: Disclosure) -> list[AuditRecord]:
+        """A page of entries for an auditor. The read is itself audited: entries name people and what they saw.
+
+        The caller checks the reader's permission first (identity decides who may read the audit log).
+        """
+        with self._db.writing() as session:
+            records = self.query(session, query)
+            self.append(
+                session,
+                reader,
+                "audit.read",
+                object_type="audit",
+                disclosure=disclosure,
+                details={"entries": len(records), "before_seq": query.before_seq},
+            )
+            return records
+
+    def own_activity(self, actor: AuditActor, limit: int = 10) -> list[AuditRecord]:
+        """The actor's own latest entries (their own data; reading it is not a disclosure)."""
+        with self._db.reading() as session:
+            statement = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(min(limit, MAX_PAGE))
+            statement = (
+                statement.where(AuditEntry.actor_id == actor.id)
+                if actor.id
+                else statement.where(AuditEntry.actor == actor.name)
+            )
+            return [_record(row) for row in session.scalars(statement)]
+
+    def iter_all(self, session: Session) -> Iterator[AuditRecord]:
+        """Every entry, oldest first, fetched in batches (for exports)."""
+        last = 0
+        while True:
+            rows = session.scalars(
+                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(VERIFY_BATCH)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            last = rows[-1].seq
+
+    def verify(self) -> VerifyReport:
+        """Recompute the chain from the first entry.
+
+        Raises :class:`AuditChainBroken` naming the first entry that does not fit: a changed field (its hash
+        differs), a deleted or inserted entry (sequence or predecessor hash differs), or a truncated tail
+        (the head row no longer matches the last entry).
+        """
+        expected_seq, prev = 1, GENESIS_HASH
+        with self._db.reading() as session:
+            while True:
+                rows = session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.seq >= expected_seq)
+                    .order_by(AuditEntry.seq)
+                    .limit(VERIFY_BATCH)
+                ).all()
+                for row in rows:
+                    if row.seq != expected_seq:
+                        raise AuditChainBroken(expected_seq, "seq", str(expected_seq), str(row.seq))
+                    if row.prev_hash != prev:
+                        raise AuditChainBroken(row.seq, "prev_hash", prev, row.prev_hash)
+                    try:
+                        body = entry_body(
+                            seq=row.seq,
+                            at=row.at,
+                            actor_id=row.actor_id,
+                            actor=row.actor,
+                            party_id=row.party_id,
+                            action=row.action,
+                            object_type=row.object_type,
+                            object_id=row.object_id,
+                            purpose=row.purpose,
+                            legal_basis=row.legal_basis,
+                            outcome=row.outcome,
+                            details=row.details,
+                            prev_hash=row.prev_hash,
+                        )
+                    except ValueError:  # details no longer parse as JSON: someone edited the row
+                        raise AuditChainBroken(row.seq, "details", "canonical JSON", row.details[:80]) from None
+                    computed = entry_hash(body)
+                    if computed != row.entry_hash:
+                        raise AuditChainBroken(row.seq, "entry_hash", computed, row.entry_hash)
+                    prev, expected_seq = row.entry_hash, expected_seq + 1
+                if len(rows) < VERIFY_BATCH:
+                    break
+            head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+            if head.seq != expected_seq - 1:
+                raise AuditChainBroken(head.seq, "head.seq", str(expected_seq - 1), str(head.seq))
+            if head.entry_hash != prev:
+                raise AuditChainBroken(head.seq, "head.entry_hash", prev, head.entry_hash)
+        return VerifyReport(entries=expected_seq - 1, head_hash=prev)

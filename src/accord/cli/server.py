@@ -1,0 +1,73 @@
+"""``accord serve`` and ``accord demo``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from accord.cli.context import ctx_of, operator
+from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
+from accord.errors import InvalidInput
+from accord.node import init_node, open_node
+from accord.web.app import create_app
+
+DEMO_MARKER = ".accord-demo"  # only a folder holding this file is ever wiped by accord demo
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (setting host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (setting port).", min=1, max=65535)] = None,
+) -> None:
+    """Serve the web UI and the API."""
+    extra: dict[str, object] = {}
+    if host is not None:
+        extra["host"] = host
+    if port is not None:
+        extra["port"] = port
+    settings = ctx_of(ctx).settings(**extra)
+    app = create_app(settings)
+    typer.echo(f"Accord node {settings.node_name} on http://{settings.host}:{settings.port}/")
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, proxy_headers=settings.trust_proxy_headers, log_level="info"
+    )
+
+
+def demo(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to serve the demo on.", min=1, max=65535)] = 8000,
+    folder: Annotated[Path, typer.Option("--dir", help="Folder of the demo node (wiped and recreated).")] = Path(
+        "var/demo"
+    ),
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="Create and seed the node, do not serve it.")] = False,
+) -> None:
+    """Create a fresh demo node on SQLite with parties and users from three countries, then serve it."""
+    home = folder.resolve()
+    if home.exists():
+        if not (home / DEMO_MARKER).exists():
+            raise InvalidInput("--dir", f"{home} exists and is not an Accord demo folder; refusing to wipe it")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / DEMO_MARKER).write_text("This folder is recreated by `accord demo`.\n", encoding="utf-8")
+    # The demo always runs on its own SQLite file, whatever ACCORD_DATABASE_URL says.
+    settings = ctx_of(ctx).settings(home=home, database_url="", host="127.0.0.1", port=port)
+    init_node(settings, DEMO_NODE_NAME, DEMO_NODE_COUNTRY)
+    settings = ctx_of(ctx).settings(home=home, database_url="", host="127.0.0.1", port=port)
+    node = open_node(settings)
+    try:
+        logins = seed_identity(node.identity, operator())
+    finally:
+        node.close()
+    url = f"http://127.0.0.1:{port}/"
+    typer.echo(f"Demo node: {settings.node_name} ({settings.node_country}) in {home}")
+    typer.echo("Logins (passwords are new on every run):")
+    for login in logins:
+        typer.echo(f"  {login.username:<12} {login.password}   {', '.join(login.roles)} — {login.party}")
+    if seed_only:
+        return
+    typer.echo(f"Open {url} (Ctrl-C to stop)")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

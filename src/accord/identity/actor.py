@@ -1,0 +1,89 @@
+"""The authenticated actor behind every service call, and the views services hand out (never ORM rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from accord.audit.service import AuditActor
+from accord.identity.vocabulary import ROLE_PERMISSIONS, Permission, Role, Scope
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str | None
+    username: str
+    party_id: str | None
+    party_name: str | None
+    country: str | None
+    roles: frozenset[Role]
+    # None for a browser session or the local operator: then roles alone decide. A token narrows to its scopes.
+    scopes: frozenset[Scope] | None
+    via: str  # "session", "token" or "operator"
+    token_id: str | None = None
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        if self.via == "operator":
+            return frozenset(Permission)
+        granted: set[Permission] = set()
+        for role in self.roles:
+            granted |= ROLE_PERMISSIONS[role]
+        return frozenset(granted)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def audit_ref(self) -> AuditActor:
+        return AuditActor(id=self.user_id, name=self.username, party_id=self.party_id)
+
+
+def operator_actor(login: str) -> Actor:
+    """Someone with a shell on the node machine (the CLI): they could read the database file anyway."""
+    return Actor(
+        user_id=None,
+        username=f"operator:{login}",
+        party_id=None,
+        party_name=None,
+        country=None,
+        roles=frozenset({Role.ADMIN}),
+        scopes=None,
+        via="operator",
+    )
+
+
+ANONYMOUS = AuditActor(id=None, name="anonymous", party_id=None)
+
+
+@dataclass(frozen=True)
+class PartyView:
+    id: str
+    name: str
+    kind: str
+    country: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: str
+    username: str
+    display_name: str
+    email: str | None
+    party: PartyView
+    roles: list[str]
+    is_active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenView:
+    id: str
+    name: str
+    username: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    status: str  # "active", "expired" or "revoked", as of the service's clock

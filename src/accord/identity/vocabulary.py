@@ -1,0 +1,64 @@
+"""The closed vocabularies of identity: party kinds, user roles, token scopes, and what each role may do."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PartyKind(StrEnum):
+    """The organisations the Convention expects to cooperate (Arts. 41 (24/7 network), 40 (MLA), 25-27 (providers))."""
+
+    LAW_ENFORCEMENT = "law_enforcement"
+    CENTRAL_AUTHORITY = "central_authority"
+    POINT_OF_CONTACT = "point_of_contact"
+    CERT = "cert"
+    SERVICE_PROVIDER = "service_provider"
+    BANK = "bank"
+    VIRTUAL_ASSET_PROVIDER = "virtual_asset_provider"
+    TELECOM = "telecom"
+    INTERNATIONAL_ORG = "international_org"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    POINT_OF_CONTACT = "point_of_contact"
+    CENTRAL_AUTHORITY = "central_authority"
+    PARTNER = "partner"
+    AUDITOR = "auditor"
+
+
+class Scope(StrEnum):
+    """What an API token may do, whatever its user's roles allow (a token never exceeds its user)."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    MANAGE_PARTIES = "manage_parties"
+    MANAGE_USERS = "manage_users"
+    VIEW_DIRECTORY = "view_directory"
+    READ_AUDIT = "read_audit"
+    VERIFY_AUDIT = "verify_audit"
+
+
+# Auditors read the audit log but change nothing; admins run the node. Later domains add their permissions here.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.ANALYST: frozenset({Permission.VIEW_DIRECTORY}),
+    Role.POINT_OF_CONTACT: frozenset({Permission.VIEW_DIRECTORY}),
+    Role.CENTRAL_AUTHORITY: frozenset({Permission.VIEW_DIRECTORY}),
+    Role.PARTNER: frozenset(),
+    Role.AUDITOR: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_AUDIT, Permission.VERIFY_AUDIT}),
+}
+
+# The scope a token needs for a permission; reading needs "read", changing needs "admin".
+PERMISSION_SCOPE: dict[Permission, Scope] = {
+    Permission.MANAGE_PARTIES: Scope.ADMIN,
+    Permission.MANAGE_USERS: Scope.ADMIN,
+    Permission.VIEW_DIRECTORY: Scope.READ,
+    Permission.READ_AUDIT: Scope.READ,
+    Permission.VERIFY_AUDIT: Scope.READ,
+}

@@ -1,0 +1,111 @@
+"""A node: one country's (or organisation's) Accord installation, wired from its settings.
+
+``open_node`` builds the services for a settings object; nothing is global, so a test can run several
+nodes side by side (federation tests will).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from accord.audit.service import AuditLog
+from accord.clock import Clock, SystemClock
+from accord.config import Settings, write_config_file
+from accord.errors import AccordError, InvalidInput
+from accord.identity import validation
+from accord.identity.login import LoginPolicy, LoginService
+from accord.identity.node_keys import NodeKeys, generate_node_keys, load_node_keys
+from accord.identity.service import IdentityService, TokenPolicy
+from accord.ids import IdSource, RandomIds
+from accord.store import migrate
+from accord.store.engine import Database, make_engine
+
+
+class NodeNotInitialised(AccordError):
+    """The node's home has no database schema or no key; ``accord init`` has not run there."""
+
+    def __init__(self, home: str, missing: str) -> None:
+        self.home = home
+        self.missing = missing
+        super().__init__(f"no Accord node in {home} ({missing}); run: accord init --name NAME --country CC")
+
+
+@dataclass
+class Node:
+    settings: Settings
+    db: Database
+    clock: Clock
+    ids: IdSource
+    audit: AuditLog
+    identity: IdentityService
+    login: LoginService
+    _keys: NodeKeys | None = field(default=None, repr=False)
+
+    @property
+    def keys(self) -> NodeKeys:
+        if self._keys is None:
+            self._keys = load_node_keys(self.settings.home)
+        return self._keys
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_node(
+    settings: Settings, *, clock: Clock | None = None, ids: IdSource | None = None, require_schema: bool = True
+) -> Node:
+    """Wire the services. Raises NodeNotInitialised when the database has not been migrated to the newest schema."""
+    db = Database(make_engine(settings.effective_database_url))
+    if require_schema and not migrate.is_up_to_date(db.engine):
+        db.dispose()
+        raise NodeNotInitialised(str(settings.home), "database schema missing or out of date; run accord init")
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    audit = AuditLog(db, clock)
+    identity = IdentityService(
+        db, clock, ids, audit, TokenPolicy(default_days=settings.token_default_days, max_days=settings.token_max_days)
+    )
+    login = LoginService(
+        db,
+        clock,
+        ids,
+        audit,
+        LoginPolicy(
+            max_failures=settings.login_max_failures,
+            window_seconds=settings.login_window_seconds,
+            session_max_age_seconds=settings.session_max_age_seconds,
+        ),
+    )
+    return Node(settings=settings, db=db, clock=clock, ids=ids, audit=audit, identity=identity, login=login)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    home: Path
+    node_id: str
+    created_key: bool
+    schema_revision: str | None
+
+
+def init_node(settings: Settings, name: str, country: str) -> InitResult:
+    """Create (or bring up to date) a node in ``settings.home``: folder, config file, key pair, schema.
+
+    Safe to run twice: an existing key is kept, migrations only move forward. Raises InvalidInput.
+    """
+    clean_name = validation.clean_text("name", name)
+    code = validation.country(country)
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        raise InvalidInput("home", f"{home} is not a folder")
+    home.mkdir(parents=True, exist_ok=True)
+    write_config_file(settings.config_file, {"node_name": clean_name, "node_country": code})
+    created = not (home / "node_key.pem").exists()
+    keys = generate_node_keys(home) if created else load_node_keys(home)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        migrate.upgrade(engine)
+        revision = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    return InitResult(home=home, node_id=keys.node_id, created_key=created, schema_revision=revision)

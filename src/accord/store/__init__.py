@@ -1,0 +1,1 @@
+"""Storage: one schema, two dialects (SQLite embedded default, PostgreSQL in production)."""

@@ -1,0 +1,103 @@
+"""Engines and transactions. Every SQLite/PostgreSQL difference lives here (STYLE: storage)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from accord.errors import AccordError
+
+# How long a SQLite writer waits for another writer before giving up (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+SUPPORTED_DRIVERS = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql+psycopg": "postgresql"}
+
+
+class UnsupportedDatabase(AccordError):
+    """The database URL names a database or driver Accord does not run on."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"database URL {url!r}: {reason}")
+
+
+def normalise_url(url: str) -> str:
+    """Map the plain ``postgresql://`` form onto the psycopg 3 driver we ship; refuse anything else."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UnsupportedDatabase(url, "not a database URL") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise UnsupportedDatabase(url, "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # The pysqlite transaction fix from SQLAlchemy's SQLite dialect docs: let SQLAlchemy emit BEGIN itself,
+    # so that a write transaction takes the write lock at BEGIN IMMEDIATE instead of failing half-way.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed transaction's integrity
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with our dialect settings applied."""
+    url = normalise_url(url)
+    dialect = SUPPORTED_DRIVERS[make_url(url).drivername]
+    if dialect == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """The unit of work: ``reading()`` and ``writing()`` each give one transaction in a Session."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read = sessionmaker(bind=engine, expire_on_commit=False)
+        # On SQLite a write transaction starts with BEGIN IMMEDIATE, so concurrent writers queue on the busy
+        # timeout rather than failing with "database is locked" at their first write.
+        self._write = sessionmaker(bind=engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """Commit on success, roll back on any error: nothing is ever half-written."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

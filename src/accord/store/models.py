@@ -1,0 +1,9 @@
+"""All domains' tables in one MetaData, for Alembic and for the migration-drift test."""
+
+from __future__ import annotations
+
+import accord.audit.models
+import accord.identity.models  # noqa: F401 - imported for their tables
+from accord.store.base import Base
+
+metadata = Base.metadata

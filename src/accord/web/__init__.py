@@ -1,0 +1,1 @@
+"""The HTTP surface: app factory, problem+json, authentication, security headers, page shell."""

@@ -1,0 +1,171 @@
+"""The one place where errors become HTTP responses: RFC 9457 problem+json (an HTML page for browsers).
+
+Handlers are looked up along the exception's class hierarchy (Starlette does this), so a new domain error
+needs one line in ``PROBLEMS`` or inherits its parent's entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from accord.audit.errors import AuditChainBroken
+from accord.config import InvalidSetting
+from accord.errors import AccordError, AlreadyExists, InvalidInput, NotFound
+from accord.identity.errors import (
+    AuthenticationFailed,
+    LoginThrottled,
+    NodeKeyProblem,
+    PermissionDenied,
+    TokenExpiryInvalid,
+)
+from accord.store.engine import UnsupportedDatabase
+from accord.web.errors import CsrfFailed, LoginRequired
+from accord.web.rendering import pages_of
+
+log = logging.getLogger("accord.web")
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:accord:problem:"  # documented in docs/api.md
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    status: int
+    slug: str
+    title: str
+
+
+PROBLEMS: dict[type[AccordError], ProblemKind] = {
+    AccordError: ProblemKind(400, "bad-request", "The request cannot be carried out"),
+    InvalidInput: ProblemKind(422, "invalid-input", "A field is not valid"),
+    TokenExpiryInvalid: ProblemKind(422, "invalid-input", "A field is not valid"),
+    NotFound: ProblemKind(404, "not-found", "Not found"),
+    AlreadyExists: ProblemKind(409, "already-exists", "Already exists"),
+    AuthenticationFailed: ProblemKind(401, "unauthenticated", "Authentication required or failed"),
+    LoginThrottled: ProblemKind(429, "login-throttled", "Too many failed logins"),
+    PermissionDenied: ProblemKind(403, "forbidden", "Not allowed"),
+    CsrfFailed: ProblemKind(403, "csrf-failed", "Anti-forgery check failed"),
+    AuditChainBroken: ProblemKind(409, "audit-chain-broken", "The audit chain is broken"),
+    InvalidSetting: ProblemKind(500, "misconfigured", "The node is misconfigured"),
+    UnsupportedDatabase: ProblemKind(500, "misconfigured", "The node is misconfigured"),
+    NodeKeyProblem: ProblemKind(500, "node-key", "The node's key is unusable"),
+}
+
+
+def problem_kind(exc: AccordError) -> ProblemKind:
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return PROBLEMS[cls]
+    return PROBLEMS[AccordError]
+
+
+def problem_fields(exc: AccordError) -> dict[str, Any]:
+    """Extension members (RFC 9457 section 3.2) that a client can act on; never internal details."""
+    if isinstance(exc, InvalidInput):
+        return {"errors": [{"field": exc.field, "reason": exc.reason}]}
+    if isinstance(exc, TokenExpiryInvalid):
+        return {"errors": [{"field": "expires_in_days", "reason": str(exc)}]}
+    if isinstance(exc, NotFound | AlreadyExists):
+        return {"kind": exc.kind, "key": exc.key}
+    if isinstance(exc, LoginThrottled):
+        return {"retry_after": exc.retry_after}
+    if isinstance(exc, AuditChainBroken):
+        return {"seq": exc.seq, "field": exc.field}
+    return {}
+
+
+def _detail(exc: AccordError) -> str:
+    # AuthenticationFailed hides its reason (unknown user vs wrong password) from the client on purpose.
+    if isinstance(exc, AuthenticationFailed):
+        return "Missing, wrong, expired or revoked credentials."
+    if isinstance(exc, InvalidSetting | UnsupportedDatabase | NodeKeyProblem):
+        return "The node cannot serve this request; its operator has been told in the server log."
+    return str(exc)
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+def problem_response(
+    request: Request, status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"{TYPE_BASE}{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **(extra or {}),
+    }
+    headers: dict[str, str] = {}
+    if status == 401 and request.url.path.startswith("/api/"):
+        headers["WWW-Authenticate"] = 'Bearer realm="accord"'
+    if "retry_after" in body:
+        headers["Retry-After"] = str(body["retry_after"])
+    if wants_html(request):
+        return pages_of(request).render(
+            request, "web/error.html", {"problem": body}, status_code=status, headers=headers
+        )
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def accord_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, AccordError):  # pragma: no cover - registered for AccordError only
+        raise exc
+    if isinstance(exc, LoginRequired):
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+    kind = problem_kind(exc)
+    if kind.status >= 500:
+        log.error("node problem: %s", exc)
+    return problem_response(request, kind.status, kind.slug, kind.title, _detail(exc), problem_fields(exc))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # pragma: no cover
+        raise exc
+    from http import HTTPStatus
+
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    response = problem_response(request, exc.status_code, "", phrase, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, RequestValidationError):  # pragma: no cover
+        raise exc
+    errors = []
+    for error in exc.errors()[:50]:  # bound the answer to hostile input
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        errors.append({"field": ".".join(location) or "body", "reason": str(error.get("msg", "invalid"))})
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return problem_response(
+        request, 422, "invalid-input", "A field is not valid", f"invalid: {fields}", {"errors": errors}
+    )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request, 500, "internal", "Internal error", "The node hit an unexpected error; it is logged."
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AccordError, accord_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,18 @@
+// Accord's own behaviour, kept out of the pages so the CSP can forbid inline script.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // The language menu submits itself when changed (a button is shown when scripts are off).
+  for (const select of document.querySelectorAll("select.autosubmit")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+  // "Copy" buttons next to secrets shown once.
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source || !navigator.clipboard) return;
+      await navigator.clipboard.writeText(source.textContent.trim());
+      button.classList.add("done");
+    });
+  }
+});
