@@ -46,7 +46,7 @@ bench: $(STAMP) postgres
 
 # Re-extract translatable strings and merge them into every catalogue.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o src/accord/web/locale/messages.pot src/accord
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output --project Accord --version 0.1.0 --copyright-holder "Accord contributors" -o src/accord/web/locale/messages.pot src/accord
 	$(BIN)/pybabel update -i src/accord/web/locale/messages.pot -d src/accord/web/locale --no-fuzzy-matching
 
 clean:
