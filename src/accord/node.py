@@ -15,7 +15,7 @@ from accord.config import Settings, write_config_file
 from accord.errors import AccordError, InvalidInput
 from accord.identity import validation
 from accord.identity.login import LoginPolicy, LoginService
-from accord.identity.node_keys import NodeKeys, generate_node_keys, load_node_keys
+from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_keys, load_node_keys
 from accord.identity.service import IdentityService, TokenPolicy
 from accord.ids import IdSource, RandomIds
 from accord.store import migrate
@@ -55,7 +55,9 @@ class Node:
 def open_node(
     settings: Settings, *, clock: Clock | None = None, ids: IdSource | None = None, require_schema: bool = True
 ) -> Node:
-    """Wire the services. Raises NodeNotInitialised when the database has not been migrated to the newest schema."""
+    """Wire the services. Raises NodeNotInitialised when ``accord init`` has not run: no key, or an old schema."""
+    if require_schema and not (settings.home / PRIVATE_KEY_FILE).exists():
+        raise NodeNotInitialised(str(settings.home), "no node key")
     db = Database(make_engine(settings.effective_database_url))
     if require_schema and not migrate.is_up_to_date(db.engine):
         db.dispose()
@@ -100,7 +102,7 @@ def init_node(settings: Settings, name: str, country: str) -> InitResult:
         raise InvalidInput("home", f"{home} is not a folder")
     home.mkdir(parents=True, exist_ok=True)
     write_config_file(settings.config_file, {"node_name": clean_name, "node_country": code})
-    created = not (home / "node_key.pem").exists()
+    created = not (home / PRIVATE_KEY_FILE).exists()
     keys = generate_node_keys(home) if created else load_node_keys(home)
     engine = make_engine(settings.effective_database_url)
     try:

@@ -164,3 +164,36 @@ def test_any_change_to_order_or_time_changes_the_hash(seq: int, micro: int) -> N
     if (seq, micro) == (7, 123456):
         return
     assert entry_hash(entry_body(**changed)) != entry_hash(entry_body(**BASE))
+
+
+def test_entry_slipped_in_after_the_head_is_found(node: Node) -> None:
+    _append_many(node, 3)
+    with node.db.reading() as session:
+        row = session.execute(text("SELECT * FROM audit_entries WHERE seq = 3")).mappings().one()
+    values = {**row, "seq": 4, "prev_hash": row["entry_hash"]}
+    columns = ", ".join(values)
+    with node.db.engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO audit_entries ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)  # noqa: S608
+    with pytest.raises(AuditChainBroken) as caught:
+        node.audit.verify()
+    assert (caught.value.seq, caught.value.field) == (4, "seq")
+
+
+def test_appends_during_verification_are_not_mistaken_for_tampering(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a READ COMMITTED verify used to see the head move under it (found by the benchmark helper)."""
+    import accord.audit.service as service
+
+    _append_many(node, 6)
+    monkeypatch.setattr(service, "VERIFY_BATCH", 2)
+    original = service.AuditLog._check_entry
+    appended = []
+
+    def check_and_append_once(row, expected_seq, prev):
+        if not appended:
+            appended.append(node.audit.record(ACTOR, "test.concurrent"))
+        original(row, expected_seq, prev)
+
+    monkeypatch.setattr(service.AuditLog, "_check_entry", staticmethod(check_and_append_once))
+    assert node.audit.verify().entries == 6
+    monkeypatch.undo()
+    assert node.audit.verify().entries == 7

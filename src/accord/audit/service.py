@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accord.audit.chain import entry_body, entry_hash
@@ -131,7 +131,9 @@ class AuditLog:
         """
         # Locking the head row serialises appends on PostgreSQL; on SQLite the writing transaction already
         # holds the database's write lock (BEGIN IMMEDIATE).
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+        head = session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+        ).scalar_one()
         disclosure = disclosure or Disclosure()
         fields: dict[str, Any] = {
             "seq": head.seq + 1,
@@ -218,46 +220,54 @@ class AuditLog:
         (the head row no longer matches the last entry).
         """
         expected_seq, prev = 1, GENESIS_HASH
-        with self._db.reading() as session:
-            while True:
+        # A snapshot, so that appends committing while we verify neither look like tampering nor hide it.
+        with self._db.snapshot() as session:
+            head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+            while expected_seq <= head.seq:
                 rows = session.scalars(
                     select(AuditEntry)
-                    .where(AuditEntry.seq >= expected_seq)
+                    .where(AuditEntry.seq >= expected_seq, AuditEntry.seq <= head.seq)
                     .order_by(AuditEntry.seq)
                     .limit(VERIFY_BATCH)
                 ).all()
-                for row in rows:
-                    if row.seq != expected_seq:
-                        raise AuditChainBroken(expected_seq, "seq", str(expected_seq), str(row.seq))
-                    if row.prev_hash != prev:
-                        raise AuditChainBroken(row.seq, "prev_hash", prev, row.prev_hash)
-                    try:
-                        body = entry_body(
-                            seq=row.seq,
-                            at=row.at,
-                            actor_id=row.actor_id,
-                            actor=row.actor,
-                            party_id=row.party_id,
-                            action=row.action,
-                            object_type=row.object_type,
-                            object_id=row.object_id,
-                            purpose=row.purpose,
-                            legal_basis=row.legal_basis,
-                            outcome=row.outcome,
-                            details=row.details,
-                            prev_hash=row.prev_hash,
-                        )
-                    except ValueError:  # details no longer parse as JSON: someone edited the row
-                        raise AuditChainBroken(row.seq, "details", "canonical JSON", row.details[:80]) from None
-                    computed = entry_hash(body)
-                    if computed != row.entry_hash:
-                        raise AuditChainBroken(row.seq, "entry_hash", computed, row.entry_hash)
-                    prev, expected_seq = row.entry_hash, expected_seq + 1
-                if len(rows) < VERIFY_BATCH:
+                if not rows:
                     break
-            head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-            if head.seq != expected_seq - 1:
+                for row in rows:
+                    self._check_entry(row, expected_seq, prev)
+                    prev, expected_seq = row.entry_hash, expected_seq + 1
+            if expected_seq - 1 != head.seq:
                 raise AuditChainBroken(head.seq, "head.seq", str(expected_seq - 1), str(head.seq))
             if head.entry_hash != prev:
                 raise AuditChainBroken(head.seq, "head.entry_hash", prev, head.entry_hash)
+            beyond = session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.seq > head.seq))
+            if beyond is not None:
+                raise AuditChainBroken(beyond, "seq", f"no entry after the head ({head.seq})", str(beyond))
         return VerifyReport(entries=expected_seq - 1, head_hash=prev)
+
+    @staticmethod
+    def _check_entry(row: AuditEntry, expected_seq: int, prev: str) -> None:
+        if row.seq != expected_seq:
+            raise AuditChainBroken(expected_seq, "seq", str(expected_seq), str(row.seq))
+        if row.prev_hash != prev:
+            raise AuditChainBroken(row.seq, "prev_hash", prev, row.prev_hash)
+        try:
+            body = entry_body(
+                seq=row.seq,
+                at=row.at,
+                actor_id=row.actor_id,
+                actor=row.actor,
+                party_id=row.party_id,
+                action=row.action,
+                object_type=row.object_type,
+                object_id=row.object_id,
+                purpose=row.purpose,
+                legal_basis=row.legal_basis,
+                outcome=row.outcome,
+                details=row.details,
+                prev_hash=row.prev_hash,
+            )
+        except ValueError:  # details no longer parse as JSON: someone edited the row
+            raise AuditChainBroken(row.seq, "details", "canonical JSON", row.details[:80]) from None
+        computed = entry_hash(body)
+        if computed != row.entry_hash:
+            raise AuditChainBroken(row.seq, "entry_hash", computed, row.entry_hash)

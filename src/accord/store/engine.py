@@ -83,6 +83,11 @@ class Database:
         # On SQLite a write transaction starts with BEGIN IMMEDIATE, so concurrent writers queue on the busy
         # timeout rather than failing with "database is locked" at their first write.
         self._write = sessionmaker(bind=engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+        # One consistent view for long reads (verifying a chain). A SQLite read transaction already is one.
+        snapshot_engine = engine if engine.dialect.name == "sqlite" else engine.execution_options(
+            isolation_level="REPEATABLE READ"
+        )
+        self._snapshot = sessionmaker(bind=snapshot_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -91,6 +96,12 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read transaction that sees one consistent state of the database from start to end."""
+        with self._snapshot() as session, session.begin():
             yield session
 
     @contextmanager

@@ -2,6 +2,16 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
+  // On phones the navigation folds behind the Menu button; without scripts it simply stays open.
+  const toggle = document.querySelector(".menu-toggle");
+  const nav = document.getElementById("main-nav");
+  if (toggle && nav) {
+    toggle.closest("header").classList.add("with-menu");
+    toggle.addEventListener("click", () => {
+      const open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
   // The language menu submits itself when changed (a button is shown when scripts are off).
   for (const select of document.querySelectorAll("select.autosubmit")) {
     select.addEventListener("change", () => select.form.submit());

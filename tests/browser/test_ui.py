@@ -1,0 +1,129 @@
+"""The UI in real Chromium (Debian's /usr/bin/chromium) through Playwright, against a real loopback server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from accord.config import Settings
+from accord.web.app import create_app
+from tests.conftest import World
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+# Flags this sandbox needs: no sandbox as root, and no background calls to Google's services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings, world: World) -> Iterator[str]:
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not instance.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make system-deps`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def _watch_console(page) -> list[str]:
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def test_log_in_see_dashboard_create_and_revoke_token_log_out(server: str, browser, world: World, request) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    backend = request.node.callspec.params["database_url"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = _watch_console(page)
+
+    page.goto(f"{server}/tokens")
+    assert page.url.startswith(f"{server}/login")  # sent to log in first
+    page.fill("#username", "analyst")
+    page.fill("#password", world.passwords["analyst"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/tokens")
+    page.goto(f"{server}/")
+    assert page.locator("h1").inner_text() == "Dashboard"
+    assert "A05 Cybercrime Unit" in page.content()
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{backend}.png"), full_page=True)
+
+    page.click("text=API tokens")
+    page.fill("#token-name", "triage script")
+    page.click("text=Create token")
+    secret = page.locator("#new-token").inner_text()
+    assert secret.startswith("accord.")
+    page.screenshot(path=str(ARTIFACTS / f"token-created-{backend}.png"), full_page=True)
+
+    page.once("dialog", lambda dialog: dialog.accept())  # hx-confirm asks first
+    row = page.locator("tr", has_text="triage script")
+    row.locator("button", has_text="Revoke").click()
+    page.locator("tr", has_text="triage script").locator(".status-revoked").wait_for()
+    assert "revoked" in page.locator("tr", has_text="triage script").inner_text()
+
+    page.click("text=Log out")
+    page.wait_for_url(f"{server}/login")
+    page.goto(f"{server}/")
+    assert page.url.startswith(f"{server}/login")
+    assert problems == [], problems  # no CSP violation, no script error
+    context.close()
+
+
+def test_phone_screen_menu_and_vietnamese(server: str, browser, world: World, request) -> None:
+    backend = request.node.callspec.params["database_url"]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN", is_mobile=True, has_touch=True)
+    page = context.new_page()
+    problems = _watch_console(page)
+    page.goto(f"{server}/login")
+    assert page.locator("h1").inner_text() == "Đăng nhập"
+    page.fill("#username", "admin")
+    page.fill("#password", world.passwords["admin"])
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"{server}/")
+    # On a phone the navigation folds into a menu; it opens and leads to the admin pages.
+    nav = page.locator("nav")
+    assert not nav.is_visible()
+    page.locator(".menu-toggle").click()
+    assert nav.is_visible()
+    page.locator("nav a[href='/admin/users']").click()
+    page.wait_for_url(f"{server}/admin/users")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width}px wide on a 390px screen"
+    page.screenshot(path=str(ARTIFACTS / f"phone-users-vi-{backend}.png"), full_page=True)
+    assert problems == [], problems
+    context.close()

@@ -1,0 +1,183 @@
+"""The ``accord`` command line through its real entry point (``run``), on both databases."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from accord.cli.main import run
+from accord.config import load_settings
+from accord.node import open_node
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]):
+    home = tmp_path / "node"
+
+    def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            import io
+
+            sys.stdin = io.StringIO(stdin)
+        try:
+            code = run(["--home", str(home), "--database-url", database_url, *args])
+        finally:
+            sys.stdin = sys.__stdin__
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    invoke.home = home  # type: ignore[attr-defined]
+    invoke.database_url = database_url  # type: ignore[attr-defined]
+    return invoke
+
+
+def _initialised(cli) -> None:
+    code, out, _err = cli("init", "--name", "Ghana node", "--country", "gh")
+    assert code == 0, out
+
+
+def test_init_creates_key_config_and_schema_and_is_idempotent(cli) -> None:
+    code, out, _ = cli("init", "--name", "Ghana node", "--country", "gh")
+    assert code == 0 and "key created" in out
+    key = cli.home / "node_key.pem"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert 'node_country = "GH"' in (cli.home / "accord.toml").read_text()
+    code, out2, _ = cli("init", "--name", "Ghana node", "--country", "GH")
+    assert code == 0 and "kept existing" in out2
+    assert out.split()[1] == out2.split()[1]  # same node id
+
+
+def test_node_show_prints_id_and_public_key(cli) -> None:
+    _initialised(cli)
+    code, out, _ = cli("node", "show")
+    assert code == 0
+    assert "node id:  node-" in out and "BEGIN PUBLIC KEY" in out and "Ghana node" in out
+
+
+def test_party_user_token_round_trip(cli) -> None:
+    _initialised(cli)
+    code, out, _ = cli("party", "add", "Ghana Police Service Cybercrime Unit", "--kind", "law_enforcement", "--country", "GH")
+    assert code == 0 and out.startswith("party--")
+    code, out, _ = cli("party", "list")
+    assert "Ghana Police Service Cybercrime Unit\tlaw_enforcement\tGH" in out
+    code, out, _ = cli("user", "add", "kwame", "--party", "Ghana Police Service Cybercrime Unit", "--role", "admin",
+                       "--role", "analyst")
+    assert code == 0
+    password = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("password: "))
+    code, token, _ = cli("token", "create", "kwame", "--scope", "read", "--days", "7")
+    assert code == 0 and len(token.strip().splitlines()) == 1 and token.startswith("accord.")
+    node = open_node(load_settings(env={}, overrides={"home": cli.home, "database_url": cli.database_url}))
+    try:
+        assert node.identity.authenticate_token(token.strip()).username == "kwame"
+        assert node.login.login("kwame", password, "127.0.0.1").roles == frozenset({"admin", "analyst"})
+    finally:
+        node.close()
+    code, out, _ = cli("user", "list", "--purpose", "monthly review")
+    assert "kwame\tkwame\tGhana Police Service Cybercrime Unit\tadmin,analyst" in out
+
+
+def test_user_password_from_stdin(cli) -> None:
+    _initialised(cli)
+    cli("party", "add", "CSA", "--kind", "cert", "--country", "GH")
+    code, out, _ = cli("user", "add", "ama", "--party", "CSA", "--role", "auditor", "--password-stdin",
+                       stdin="a sufficiently long passphrase\n")
+    assert code == 0 and "password:" not in out
+    code, _out, err = cli("user", "add", "kofi", "--party", "CSA", "--role", "auditor", "--password-stdin", stdin="short\n")
+    assert code == 2 and err.count("\n") == 1 and "password" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("party", "add", "X", "--kind", "casino", "--country", "GH"),
+        ("party", "add", "X", "--kind", "cert", "--country", "Ghana"),
+        ("party", "add", "X", "--kind", "cert"),
+        ("user", "add", "someone", "--party", "CSA"),
+        ("--no-such-flag",),
+        ("-s", "port=eighty", "party", "list"),
+        ("-s", "nonsense", "party", "list"),
+        ("token", "create", "nobody", "--days", "0"),
+    ],
+)
+def test_invalid_arguments_give_one_line_and_exit_2(cli, args) -> None:
+    _initialised(cli)
+    code, _out, err = cli(*args)
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("accord: ")
+
+
+def test_refused_action_gives_one_line_and_exit_1(cli) -> None:
+    _initialised(cli)
+    code, _out, err = cli("user", "add", "someone", "--party", "No Such Party", "--role", "analyst")
+    assert code == 1 and err == "accord: no party 'No Such Party'\n"
+
+
+def test_commands_on_an_uninitialised_home_say_to_run_init(cli) -> None:
+    code, _out, err = cli("party", "list")
+    assert code == 1 and "accord init" in err and err.count("\n") == 1
+
+
+def test_audit_verify_names_the_tampered_entry(cli) -> None:
+    _initialised(cli)
+    cli("party", "add", "CSA", "--kind", "cert", "--country", "GH")
+    cli("party", "add", "GPS", "--kind", "law_enforcement", "--country", "GH")
+    code, out, _ = cli("audit", "verify")
+    assert code == 0 and out.startswith("ok: 2 entries")
+    node = open_node(load_settings(env={}, overrides={"home": cli.home, "database_url": cli.database_url}))
+    try:
+        with node.db.engine.begin() as connection:
+            if node.db.dialect == "sqlite":
+                connection.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
+            else:
+                connection.exec_driver_sql("DROP TRIGGER audit_entries_append_only ON audit_entries")
+            connection.execute(text("UPDATE audit_entries SET details = '{\"name\":\"Forged\"}' WHERE seq = 1"))
+    finally:
+        node.close()
+    code, _out, err = cli("audit", "verify")
+    assert code == 1
+    assert err.startswith("BROKEN at entry 1: entry_hash")
+
+
+def test_audit_export_writes_json_lines_and_records_itself(cli, tmp_path: Path) -> None:
+    _initialised(cli)
+    cli("party", "add", "CSA", "--kind", "cert", "--country", "GH")
+    target = tmp_path / "audit.jsonl"
+    code, out, _ = cli("audit", "export", "--out", str(target), "--purpose", "court order 12/2026")
+    assert code == 0 and "exported 2 entries" in out
+    lines = target.read_text().splitlines()
+    assert '"action": "audit.export"' in lines[1] and "court order 12/2026" in lines[1]
+    code, _out, err = cli("audit", "export", "--out", str(target), "--purpose", "again")
+    assert code == 2 and "refusing to overwrite" in err
+
+
+def test_config_check_reports_sources_and_problems(cli) -> None:
+    code, _out, err = cli("config", "check")
+    assert code == 1 and "run accord init" in err
+    _initialised(cli)
+    code, out, _err = cli("config", "check")
+    assert code == 0 and "config ok" in out
+    assert "node_country = GH    [file " in out
+
+
+def test_config_check_never_prints_a_database_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["--home", str(tmp_path), "--database-url", "postgresql+psycopg://u:s3cret@127.0.0.1:1/x", "config", "check"])
+    captured = capsys.readouterr()
+    assert code == 1 and "problem: database" in captured.err
+    assert "s3cret" not in captured.out + captured.err
+
+
+def test_console_script_exit_code(tmp_path: Path) -> None:
+    """The installed `accord` script returns run()'s code to the shell."""
+    script = Path(sys.executable).parent / "accord"
+    result = subprocess.run(  # noqa: S603
+        [str(script), "--home", str(tmp_path), "party", "add"], capture_output=True, text=True,
+        env={**os.environ, "ACCORD_DATABASE_URL": ""}, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
