@@ -67,3 +67,19 @@ def test_every_setting_is_documented_with_its_variable() -> None:
     for spec in declared_settings():
         assert f"`{spec.name}`" in text, spec.name
         assert f"ACCORD_{spec.name.upper()}" in text, spec.name
+
+
+def test_every_cli_command_is_documented() -> None:
+    import typer
+
+    from accord.cli.main import app
+
+    text = (Path(__file__).parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    group = typer.main.get_command(app)
+    commands = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        sub = getattr(command, "commands", None)
+        commands.extend([f"accord {name} {child}" for child in sub] if sub else [f"accord {name}"])
+    assert len(commands) >= 12
+    for command in commands:
+        assert f"`{command}" in text, command

@@ -173,13 +173,18 @@ def test_entry_slipped_in_after_the_head_is_found(node: Node) -> None:
     values = {**row, "seq": 4, "prev_hash": row["entry_hash"]}
     columns = ", ".join(values)
     with node.db.engine.begin() as connection:
-        connection.execute(text(f"INSERT INTO audit_entries ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)  # noqa: S608
+        connection.execute(
+            text(f"INSERT INTO audit_entries ({columns}) VALUES ({', '.join(':' + c for c in values)})"),  # noqa: S608
+            values,
+        )
     with pytest.raises(AuditChainBroken) as caught:
         node.audit.verify()
     assert (caught.value.seq, caught.value.field) == (4, "seq")
 
 
-def test_appends_during_verification_are_not_mistaken_for_tampering(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_appends_during_verification_are_not_mistaken_for_tampering(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On PostgreSQL a READ COMMITTED verify used to see the head move under it (found by the benchmark helper)."""
     import accord.audit.service as service
 

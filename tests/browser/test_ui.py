@@ -19,8 +19,15 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 # Flags this sandbox needs: no sandbox as root, and no background calls to Google's services.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _free_port() -> int:
@@ -106,7 +113,9 @@ def test_log_in_see_dashboard_create_and_revoke_token_log_out(server: str, brows
 
 def test_phone_screen_menu_and_vietnamese(server: str, browser, world: World, request) -> None:
     backend = request.node.callspec.params["database_url"]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN", is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="vi-VN", is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     problems = _watch_console(page)
     page.goto(f"{server}/login")

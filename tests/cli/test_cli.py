@@ -62,12 +62,23 @@ def test_node_show_prints_id_and_public_key(cli) -> None:
 
 def test_party_user_token_round_trip(cli) -> None:
     _initialised(cli)
-    code, out, _ = cli("party", "add", "Ghana Police Service Cybercrime Unit", "--kind", "law_enforcement", "--country", "GH")
+    code, out, _ = cli(
+        "party", "add", "Ghana Police Service Cybercrime Unit", "--kind", "law_enforcement", "--country", "GH"
+    )
     assert code == 0 and out.startswith("party--")
     code, out, _ = cli("party", "list")
     assert "Ghana Police Service Cybercrime Unit\tlaw_enforcement\tGH" in out
-    code, out, _ = cli("user", "add", "kwame", "--party", "Ghana Police Service Cybercrime Unit", "--role", "admin",
-                       "--role", "analyst")
+    code, out, _ = cli(
+        "user",
+        "add",
+        "kwame",
+        "--party",
+        "Ghana Police Service Cybercrime Unit",
+        "--role",
+        "admin",
+        "--role",
+        "analyst",
+    )
     assert code == 0
     password = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("password: "))
     code, token, _ = cli("token", "create", "kwame", "--scope", "read", "--days", "7")
@@ -85,10 +96,21 @@ def test_party_user_token_round_trip(cli) -> None:
 def test_user_password_from_stdin(cli) -> None:
     _initialised(cli)
     cli("party", "add", "CSA", "--kind", "cert", "--country", "GH")
-    code, out, _ = cli("user", "add", "ama", "--party", "CSA", "--role", "auditor", "--password-stdin",
-                       stdin="a sufficiently long passphrase\n")
+    code, out, _ = cli(
+        "user",
+        "add",
+        "ama",
+        "--party",
+        "CSA",
+        "--role",
+        "auditor",
+        "--password-stdin",
+        stdin="a sufficiently long passphrase\n",
+    )
     assert code == 0 and "password:" not in out
-    code, _out, err = cli("user", "add", "kofi", "--party", "CSA", "--role", "auditor", "--password-stdin", stdin="short\n")
+    code, _out, err = cli(
+        "user", "add", "kofi", "--party", "CSA", "--role", "auditor", "--password-stdin", stdin="short\n"
+    )
     assert code == 2 and err.count("\n") == 1 and "password" in err
 
 
@@ -136,7 +158,7 @@ def test_audit_verify_names_the_tampered_entry(cli) -> None:
                 connection.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
             else:
                 connection.exec_driver_sql("DROP TRIGGER audit_entries_append_only ON audit_entries")
-            connection.execute(text("UPDATE audit_entries SET details = '{\"name\":\"Forged\"}' WHERE seq = 1"))
+            connection.execute(text('UPDATE audit_entries SET details = \'{"name":"Forged"}\' WHERE seq = 1'))
     finally:
         node.close()
     code, _out, err = cli("audit", "verify")
@@ -166,7 +188,9 @@ def test_config_check_reports_sources_and_problems(cli) -> None:
 
 
 def test_config_check_never_prints_a_database_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(["--home", str(tmp_path), "--database-url", "postgresql+psycopg://u:s3cret@127.0.0.1:1/x", "config", "check"])
+    code = run(
+        ["--home", str(tmp_path), "--database-url", "postgresql+psycopg://u:s3cret@127.0.0.1:1/x", "config", "check"]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "problem: database" in captured.err
     assert "s3cret" not in captured.out + captured.err
@@ -175,9 +199,12 @@ def test_config_check_never_prints_a_database_password(tmp_path: Path, capsys: p
 def test_console_script_exit_code(tmp_path: Path) -> None:
     """The installed `accord` script returns run()'s code to the shell."""
     script = Path(sys.executable).parent / "accord"
-    result = subprocess.run(  # noqa: S603
-        [str(script), "--home", str(tmp_path), "party", "add"], capture_output=True, text=True,
-        env={**os.environ, "ACCORD_DATABASE_URL": ""}, check=False,
+    result = subprocess.run(
+        [str(script), "--home", str(tmp_path), "party", "add"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ACCORD_DATABASE_URL": ""},
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1

@@ -111,7 +111,7 @@ def test_token_secret_is_never_stored_and_authenticates_its_user(node: Node, ope
 
 
 def test_expired_and_revoked_tokens_fail(node: Node, operator, world: World, clock: FrozenClock) -> None:
-    view, secret = node.identity.create_token(operator, "analyst", "short-lived", ["read"], 1)
+    _view, secret = node.identity.create_token(operator, "analyst", "short-lived", ["read"], 1)
     clock.advance(timedelta(days=1, seconds=1))
     with pytest.raises(AuthenticationFailed) as caught:
         node.identity.authenticate_token(secret)

@@ -38,7 +38,8 @@ def test_unknown_and_expired_tokens_are_401(client, world: World, clock: FrozenC
 
 def test_admin_registers_a_party_and_the_write_is_audited(client, node: Node, world: World) -> None:
     answer = client.post(
-        "/api/v1/parties", json={"name": "Ghana Police Cybercrime Unit", "kind": "law_enforcement", "country": "gh"},
+        "/api/v1/parties",
+        json={"name": "Ghana Police Cybercrime Unit", "kind": "law_enforcement", "country": "gh"},
         headers=world.auth("admin"),
     )
     assert answer.status_code == 201
@@ -78,9 +79,12 @@ def test_users_listing_records_purpose_from_headers(client, node: Node, world: W
     assert answer.status_code == 200
     assert {u["username"] for u in answer.json()} == {"admin", "analyst", "auditor", "partner"}
     assert "password_hash" not in answer.text
-    assert count_rows(
-        node, "audit_entries", "action = 'user.list' AND purpose = 'access review' AND legal_basis = 'Art. 36 UNCC'"
-    ) == 1
+    assert (
+        count_rows(
+            node, "audit_entries", "action = 'user.list' AND purpose = 'access review' AND legal_basis = 'Art. 36 UNCC'"
+        )
+        == 1
+    )
 
 
 def test_admin_creates_user_and_gets_password_once(client, node: Node, world: World) -> None:
@@ -97,7 +101,8 @@ def test_admin_creates_user_and_gets_password_once(client, node: Node, world: Wo
 
 def test_token_lifecycle_over_the_api(client, node: Node, world: World) -> None:
     created = client.post(
-        "/api/v1/tokens", json={"name": "bank batch job", "scopes": ["read"], "expires_in_days": 7},
+        "/api/v1/tokens",
+        json={"name": "bank batch job", "scopes": ["read"], "expires_in_days": 7},
         headers=world.auth("partner"),
     )
     assert created.status_code == 201
@@ -132,7 +137,9 @@ def test_oversized_body_is_413(client, world: World, node: Node) -> None:
 
 def test_openapi_document_lists_the_api(client) -> None:
     document = client.get("/api/openapi.json").json()
-    assert {"/api/v1/me", "/api/v1/parties", "/api/v1/users", "/api/v1/tokens", "/api/v1/audit"} <= set(document["paths"])
+    assert {"/api/v1/me", "/api/v1/parties", "/api/v1/users", "/api/v1/tokens", "/api/v1/audit"} <= set(
+        document["paths"]
+    )
 
 
 def test_security_headers_on_api_and_pages(client, world: World) -> None:

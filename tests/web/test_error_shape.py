@@ -24,7 +24,12 @@ def _error_requests(world: World, node_settings) -> list[tuple[str, str, dict, d
         ("POST", "/api/v1/parties", {**admin, "Content-Type": "application/json"}, "{not json"),  # 422 parse
         ("POST", "/api/v1/tokens", admin, {"name": "t", "expires_in_days": 0}),  # 422 range
         ("GET", "/api/v1/audit?limit=100000", world.auth("auditor"), None),  # 422 query
-        ("POST", "/api/v1/parties", {**admin, "Content-Type": "application/json"}, "x" * (node_settings.max_body_bytes + 5)),
+        (
+            "POST",
+            "/api/v1/parties",
+            {**admin, "Content-Type": "application/json"},
+            "x" * (node_settings.max_body_bytes + 5),
+        ),
     ]
 
 

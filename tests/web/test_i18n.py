@@ -31,7 +31,7 @@ class _TextNodes(HTMLParser):
 
 def _untranslated_text(source: str) -> list[str]:
     """Literal text nodes that are not produced by _(): Jinja expressions are masked, the rest parsed as HTML."""
-    env = Environment(extensions=["jinja2.ext.i18n"])
+    env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)  # only lexed, never rendered
     masked = "".join(value if kind == "data" else MARK for _line, kind, value in env.lex(source))
     parser = _TextNodes()
     parser.feed(masked)
@@ -50,10 +50,29 @@ def test_template_text_is_all_marked_for_translation(template: str) -> None:
 def test_catalogue_template_is_up_to_date(tmp_path: Path) -> None:
     """`make i18n` has been run: the .pot matches what the code and templates say."""
     fresh = tmp_path / "messages.pot"
-    subprocess.run(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_",
-         "-k", "gettext", "-k", "ngettext:1,2", "--no-location", "--sort-output", "-o", str(fresh), str(ROOT / "src/accord")],
-        check=True, capture_output=True, cwd=ROOT,
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "_",
+            "-k",
+            "gettext",
+            "-k",
+            "ngettext:1,2",
+            "--no-location",
+            "--sort-output",
+            "-o",
+            str(fresh),
+            str(ROOT / "src/accord"),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
     )
     with fresh.open("rb") as handle:
         expected = {m.id for m in read_po(handle) if m.id}

@@ -23,8 +23,10 @@ def csrf_of(html: str) -> str:
 def log_in(client, username: str, password: str) -> str:
     page = client.get("/login", headers=HTML)
     answer = client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
-        headers=HTML, follow_redirects=False,
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+        headers=HTML,
+        follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
     dashboard = client.get("/", headers=HTML)
@@ -44,7 +46,9 @@ def test_login_form_needs_its_csrf_token(client, world: World) -> None:
 def test_wrong_password_shows_the_form_again_with_401(client, world: World) -> None:
     page = client.get("/login", headers=HTML)
     answer = client.post(
-        "/login", data={"username": "admin", "password": "wrong password!", "csrf_token": csrf_of(page.text)}, headers=HTML
+        "/login",
+        data={"username": "admin", "password": "wrong password!", "csrf_token": csrf_of(page.text)},
+        headers=HTML,
     )
     assert answer.status_code == 401
     assert "The user name or password is wrong." in answer.text
@@ -54,7 +58,9 @@ def test_login_throttles_with_429_and_retry_after(client, node: Node, world: Wor
     page = client.get("/login", headers=HTML)
     token = csrf_of(page.text)
     for _ in range(node.settings.login_max_failures):
-        client.post("/login", data={"username": "admin", "password": "guess-guess-guess", "csrf_token": token}, headers=HTML)
+        client.post(
+            "/login", data={"username": "admin", "password": "guess-guess-guess", "csrf_token": token}, headers=HTML
+        )
     answer = client.post(
         "/login", data={"username": "admin", "password": world.passwords["admin"], "csrf_token": token}, headers=HTML
     )
@@ -65,8 +71,10 @@ def test_login_throttles_with_429_and_retry_after(client, node: Node, world: Wor
 def test_session_cookie_is_httponly_and_samesite(client, world: World) -> None:
     page = client.get("/login", headers=HTML)
     answer = client.post(
-        "/login", data={"username": "admin", "password": world.passwords["admin"], "csrf_token": csrf_of(page.text)},
-        headers=HTML, follow_redirects=False,
+        "/login",
+        data={"username": "admin", "password": world.passwords["admin"], "csrf_token": csrf_of(page.text)},
+        headers=HTML,
+        follow_redirects=False,
     )
     cookie = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("accord_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -76,9 +84,14 @@ def test_login_redirect_never_leaves_the_site(client, world: World) -> None:
     page = client.get("/login?next=//evil.example/", headers=HTML)
     answer = client.post(
         "/login",
-        data={"username": "admin", "password": world.passwords["admin"], "csrf_token": csrf_of(page.text),
-              "next": "//evil.example/"},
-        headers=HTML, follow_redirects=False,
+        data={
+            "username": "admin",
+            "password": world.passwords["admin"],
+            "csrf_token": csrf_of(page.text),
+            "next": "//evil.example/",
+        },
+        headers=HTML,
+        follow_redirects=False,
     )
     assert answer.headers["location"] == "/"
 
@@ -95,7 +108,8 @@ def test_dashboard_shows_node_user_and_activity(client, world: World, node: Node
 def test_admin_creates_party_and_user_through_forms(client, node: Node, world: World) -> None:
     token = log_in(client, "admin", world.passwords["admin"])
     answer = client.post(
-        "/admin/parties", data={"name": "Cyber Security Authority", "kind": "cert", "country": "GH", "csrf_token": token},
+        "/admin/parties",
+        data={"name": "Cyber Security Authority", "kind": "cert", "country": "GH", "csrf_token": token},
         headers=HTML,
     )
     assert answer.status_code == 200 and "Cyber Security Authority" in answer.text
@@ -132,15 +146,19 @@ def test_partner_gets_403_on_admin_pages_and_it_is_audited(client, node: Node, w
 def test_tokens_page_creates_shows_once_and_revokes_with_htmx(client, node: Node, world: World) -> None:
     token = log_in(client, "analyst", world.passwords["analyst"])
     created = client.post(
-        "/tokens", data={"name": "triage script", "scopes": ["read"], "expires_in_days": "30", "csrf_token": token},
+        "/tokens",
+        data={"name": "triage script", "scopes": ["read"], "expires_in_days": "30", "csrf_token": token},
         headers=HTML,
     )
     secret = re.search(r'id="new-token">([^<]+)<', created.text)
     assert secret is not None
     assert node.identity.authenticate_token(secret.group(1)).username == "analyst"
     assert secret.group(1) not in client.get("/tokens", headers=HTML).text  # shown once only
-    token_id = next(t.id for t in node.identity.list_tokens(node.identity.authenticate_token(secret.group(1)))
-                    if t.name == "triage script")
+    token_id = next(
+        t.id
+        for t in node.identity.list_tokens(node.identity.authenticate_token(secret.group(1)))
+        if t.name == "triage script"
+    )
     row = client.post(f"/tokens/{token_id}/revoke", headers={"HX-Request": "true", "X-CSRF-Token": token})
     assert row.status_code == 200 and "revoked" in row.text and "<html" not in row.text
 

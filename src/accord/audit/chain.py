@@ -13,7 +13,7 @@ from typing import Any
 from accord.canonical_json import canonical_bytes, sha256_hex
 
 HASH_DOMAIN = "accord-audit-entry-v1"  # versioned, so a future field change cannot collide with old entries
-# RFC 8785 numbers are IEEE 754 doubles: sequence numbers stay below 2**53, some 285 years at a million entries a second.
+# RFC 8785 numbers are IEEE 754 doubles: sequence numbers stay below 2**53 (285 years at a million entries/s).
 
 
 def timestamp(at: datetime) -> str:

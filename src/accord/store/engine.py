@@ -84,8 +84,8 @@ class Database:
         # timeout rather than failing with "database is locked" at their first write.
         self._write = sessionmaker(bind=engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
         # One consistent view for long reads (verifying a chain). A SQLite read transaction already is one.
-        snapshot_engine = engine if engine.dialect.name == "sqlite" else engine.execution_options(
-            isolation_level="REPEATABLE READ"
+        snapshot_engine = (
+            engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="REPEATABLE READ")
         )
         self._snapshot = sessionmaker(bind=snapshot_engine, expire_on_commit=False)
 
