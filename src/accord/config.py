@@ -86,9 +86,6 @@ class Settings:
     def config_file(self) -> Path:
         return self.home / CONFIG_FILE_NAME
 
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
-
 
 def declared_settings() -> list[dataclasses.Field[Any]]:
     """Every user-facing setting, in declaration order."""

@@ -91,6 +91,12 @@ def test_party_user_token_round_trip(cli) -> None:
         node.close()
     code, out, _ = cli("user", "list", "--purpose", "monthly review")
     assert "kwame\tkwame\tGhana Police Service Cybercrime Unit\tadmin,analyst" in out
+    code, out, _ = cli("user", "disable", "kwame")
+    assert code == 0 and "deactivated" in out
+    code, out, _ = cli("user", "list")
+    assert "admin,analyst\tinactive" in out
+    code, out, _ = cli("user", "enable", "kwame")
+    assert code == 0 and "now active" in out
 
 
 def test_user_password_from_stdin(cli) -> None:

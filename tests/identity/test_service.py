@@ -183,3 +183,29 @@ def test_partner_cannot_list_users_and_the_denial_is_audited(node: Node, world: 
     assert (
         count_rows(node, "audit_entries", "action = 'access.denied' AND actor = 'partner' AND outcome = 'denied'") == 1
     )
+
+
+def test_deactivated_user_loses_sessions_and_tokens_at_once(node: Node, world: World) -> None:
+    admin = node.identity.authenticate_token(world.tokens["admin"])
+    actor = node.login.login("analyst", world.passwords["analyst"], "192.0.2.1")
+    opened = node.login.open_session(actor)
+    view = node.identity.set_user_active(admin, "analyst", False)
+    assert view.is_active is False
+    assert count_rows(node, "web_sessions", "user_id = :u", u=view.id) == 0
+    with pytest.raises(AuthenticationFailed):
+        node.login.session_state(opened.secret)
+    with pytest.raises(AuthenticationFailed) as caught:
+        node.identity.authenticate_token(world.tokens["analyst"])
+    assert caught.value.reason == "inactive user"
+    with pytest.raises(AuthenticationFailed):
+        node.login.login("analyst", world.passwords["analyst"], "192.0.2.1")
+    node.identity.set_user_active(admin, "analyst", True)
+    assert node.identity.authenticate_token(world.tokens["analyst"]).username == "analyst"
+    assert count_rows(node, "audit_entries", "action IN ('user.deactivate', 'user.reactivate')") == 2
+
+
+def test_admin_cannot_deactivate_themself(node: Node, world: World) -> None:
+    admin = node.identity.authenticate_token(world.tokens["admin"])
+    with pytest.raises(InvalidInput) as caught:
+        node.identity.set_user_active(admin, "admin", False)
+    assert caught.value.field == "is_active"

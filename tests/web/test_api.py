@@ -149,3 +149,14 @@ def test_security_headers_on_api_and_pages(client, world: World) -> None:
         assert "'unsafe-inline'" not in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_admin_deactivates_a_user_over_the_api(client, world: World) -> None:
+    answer = client.patch("/api/v1/users/partner", json={"is_active": False}, headers=world.auth("admin"))
+    assert answer.status_code == 200 and answer.json()["is_active"] is False
+    assert client.get("/api/v1/me", headers=world.auth("partner")).status_code == 401
+    assert (
+        client.patch("/api/v1/users/partner", json={"is_active": "maybe"}, headers=world.auth("admin")).status_code
+        == 422
+    )
+    assert client.patch("/api/v1/users/ghost", json={"is_active": True}, headers=world.auth("admin")).status_code == 404

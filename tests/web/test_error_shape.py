@@ -77,3 +77,22 @@ def test_browser_errors_are_html_pages_with_the_same_status(client, world: World
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("text/html")
     assert "404" in answer.text
+
+
+def test_unexpected_errors_are_500_problems_with_security_headers(settings, clock) -> None:
+    from fastapi.testclient import TestClient
+
+    from accord.web.app import create_app
+
+    app = create_app(settings, clock=clock)
+
+    def boom() -> None:
+        raise RuntimeError("bug")
+
+    app.add_api_route("/api/v1/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/api/v1/boom")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"] == "urn:accord:problem:internal" and "bug" not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]

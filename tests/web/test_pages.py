@@ -196,3 +196,12 @@ def test_vietnamese_is_chosen_from_accept_language_and_cookie(client) -> None:
     client.post("/locale", data={"locale": "en", "csrf_token": csrf_of(page.text)}, headers=HTML)
     page = client.get("/login", headers={**HTML, "Accept-Language": "vi"})
     assert 'lang="en"' in page.text and "Log in" in page.text
+
+
+def test_admin_deactivates_a_user_from_the_users_page(client, node: Node, world: World) -> None:
+    token = log_in(client, "admin", world.passwords["admin"])
+    page = client.post("/admin/users/analyst/active", data={"active": "false", "csrf_token": token}, headers=HTML)
+    assert page.status_code == 200 and "deactivated" in page.text
+    assert count_rows(node, "users", "username = 'analyst' AND is_active = :f", f=False) == 1
+    own = client.post("/admin/users/admin/active", data={"active": "false", "csrf_token": token}, headers=HTML)
+    assert own.status_code == 422

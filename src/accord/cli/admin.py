@@ -92,6 +92,27 @@ def user_list(
         typer.echo(f"{user.username}\t{user.display_name}\t{user.party.name}\t{','.join(user.roles)}{state}")
 
 
+def _set_active(ctx: typer.Context, username: str, active: bool) -> None:
+    node = ctx_of(ctx).node()
+    try:
+        user = node.identity.set_user_active(operator(), username, active)
+    finally:
+        node.close()
+    typer.echo(f"{user.username} is now {'active' if user.is_active else 'deactivated'}")
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, username: Annotated[str, typer.Argument(help="The user to deactivate.")]) -> None:
+    """Deactivate a user: their sessions end and their tokens stop working at once. Nothing is deleted."""
+    _set_active(ctx, username, False)
+
+
+@user_app.command("enable")
+def user_enable(ctx: typer.Context, username: Annotated[str, typer.Argument(help="The user to reactivate.")]) -> None:
+    """Reactivate a deactivated user."""
+    _set_active(ctx, username, True)
+
+
 @token_app.command("create")
 def token_create(
     ctx: typer.Context,

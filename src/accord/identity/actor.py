@@ -52,9 +52,6 @@ def operator_actor(login: str) -> Actor:
     )
 
 
-ANONYMOUS = AuditActor(id=None, name="anonymous", party_id=None)
-
-
 @dataclass(frozen=True)
 class PartyView:
     id: str

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -48,8 +49,13 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-# A hash to verify against when the user does not exist, so that timing does not reveal user names.
-DUMMY_PASSWORD_HASH = _hasher.hash("accord-no-such-user-dummy-password")
+@cache
+def dummy_password_hash() -> str:
+    """A hash to verify against when the user does not exist, so that timing does not reveal user names.
+
+    Made on first use, not at import (argon2 is deliberately slow).
+    """
+    return _hasher.hash("accord-no-such-user-dummy-password")
 
 
 def generate_password(ids: IdSource) -> str:

@@ -82,7 +82,7 @@ class LoginService:
             raise LoginThrottled(throttled)
 
         # Verify against a dummy hash for unknown users, so the response time does not reveal who exists.
-        ok = credentials.verify_password(user.password_hash if user else credentials.DUMMY_PASSWORD_HASH, password)
+        ok = credentials.verify_password(user.password_hash if user else credentials.dummy_password_hash(), password)
         if user is None or not ok or not user.is_active:
             reason = "unknown user" if user is None else ("wrong password" if not ok else "inactive user")
             with self._db.writing() as session:

@@ -11,12 +11,12 @@ from accord.audit.service import Disclosure
 from accord.errors import AlreadyExists, InvalidInput, NotFound
 from accord.identity.vocabulary import PartyKind, Permission, Role, Scope
 from accord.web.auth import PageActor, node_of
+from accord.web.problems import problem_kind
 from accord.web.rendering import pages_of
 
 router = APIRouter(include_in_schema=False)
 UI_DISCLOSURE = Disclosure(purpose="user administration", legal_basis="node operation")
 FORM_ERRORS = (InvalidInput, AlreadyExists, NotFound)
-STATUS = {InvalidInput: 422, AlreadyExists: 409, NotFound: 404}
 
 
 def _form_error(exc: Exception) -> dict[str, str]:
@@ -58,7 +58,7 @@ def add_party(
         created = node_of(request).identity.add_party(actor, name, kind, country)
     except FORM_ERRORS as exc:
         form = {"name": name, "kind": kind, "country": country}
-        return _parties_page(request, actor, error=_form_error(exc), form=form, status_code=STATUS[type(exc)])
+        return _parties_page(request, actor, error=_form_error(exc), form=form, status_code=problem_kind(exc).status)
     return _parties_page(request, actor, created=created)
 
 
@@ -96,8 +96,19 @@ def add_user(
         )
     except FORM_ERRORS as exc:
         form = {"username": username, "party": party, "roles": roles, "display_name": display_name, "email": email}
-        return _users_page(request, actor, error=_form_error(exc), form=form, status_code=STATUS[type(exc)])
+        return _users_page(request, actor, error=_form_error(exc), form=form, status_code=problem_kind(exc).status)
     return _users_page(request, actor, created=created, password=password)
+
+
+@router.post("/admin/users/{username}/active")
+def set_user_active(
+    request: Request, actor: PageActor, username: str, active: Annotated[bool, Form()]
+) -> Response:
+    try:
+        changed = node_of(request).identity.set_user_active(actor, username, active)
+    except FORM_ERRORS as exc:
+        return _users_page(request, actor, error=_form_error(exc), status_code=problem_kind(exc).status)
+    return _users_page(request, actor, changed=changed)
 
 
 def _tokens_page(request: Request, actor: PageActor, **extra: Any) -> Response:
@@ -130,7 +141,7 @@ def create_token(
         created, secret = node_of(request).identity.create_token(actor, actor.username, name, scopes, expires_in_days)
     except FORM_ERRORS as exc:
         form = {"name": name, "scopes": scopes, "expires_in_days": expires_in_days}
-        return _tokens_page(request, actor, error=_form_error(exc), form=form, status_code=STATUS[type(exc)])
+        return _tokens_page(request, actor, error=_form_error(exc), form=form, status_code=problem_kind(exc).status)
     return _tokens_page(request, actor, created=created, secret=secret)
 
 

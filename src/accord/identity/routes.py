@@ -13,6 +13,7 @@ from accord.identity.schemas import (
     PartyOut,
     TokenIn,
     TokenOut,
+    UserActiveIn,
     UserIn,
     UserOut,
 )
@@ -64,6 +65,11 @@ def add_user(request: Request, actor: ApiActor, body: UserIn) -> CreatedUserOut:
         password=body.password,
     )
     return CreatedUserOut(user=UserOut.of(view), password=password)
+
+
+@router.patch("/users/{username}", summary="Deactivate or reactivate a user (admin)")
+def set_user_active(request: Request, actor: ApiActor, username: str, body: UserActiveIn) -> UserOut:
+    return UserOut.of(node_of(request).identity.set_user_active(actor, username, body.is_active))
 
 
 @router.get("/tokens", summary="The caller's API tokens (never their secrets)")

@@ -62,6 +62,11 @@ class UserOut(BaseModel):
         )
 
 
+class UserActiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    is_active: bool
+
+
 class CreatedUserOut(BaseModel):
     user: UserOut
     password: str | None = Field(description="The generated password, shown this once; null if you gave one")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from accord.errors import AlreadyExists, InvalidInput, NotFound
 from accord.identity import credentials, validation
 from accord.identity.actor import Actor, PartyView, TokenView, UserView
 from accord.identity.errors import AuthenticationFailed, PermissionDenied
-from accord.identity.models import ApiToken, Party, User, UserRole
+from accord.identity.models import ApiToken, Party, User, UserRole, WebSession
 from accord.identity.vocabulary import PERMISSION_SCOPE, PartyKind, Permission, Role, Scope
 from accord.ids import IdSource
 from accord.store.engine import Database
@@ -213,6 +213,34 @@ class IdentityService:
                 details={"count": len(rows)},
             )
             return [user_view(r) for r in rows]
+
+    def set_user_active(self, actor: Actor, username: str, active: bool) -> UserView:
+        """Deactivate (a leaver, a compromised account) or reactivate a user. Deactivation ends their browser
+        sessions at once and makes their tokens fail; nothing is deleted, so the audit trail keeps its names.
+
+        Raises NotFound, InvalidInput (deactivating yourself), PermissionDenied.
+        """
+        self.authorize(actor, Permission.MANAGE_USERS)
+        name = validation.username(username)
+        if not active and name == actor.username:
+            raise InvalidInput("is_active", "you cannot deactivate your own account")
+        with self._db.writing() as session:
+            user = session.scalar(select(User).where(User.username == name))
+            if user is None:
+                raise NotFound("user", name)
+            if user.is_active != active:
+                user.is_active = active
+                if not active:
+                    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+                self._audit.append(
+                    session,
+                    actor.audit_ref(),
+                    "user.reactivate" if active else "user.deactivate",
+                    object_type="user",
+                    object_id=user.id,
+                    details={"username": name},
+                )
+            return user_view(user)
 
     def count_summary(self, actor: Actor) -> dict[str, int]:
         """Counts for the dashboard (no personal data)."""

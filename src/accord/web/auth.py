@@ -86,11 +86,11 @@ async def page_actor(request: Request) -> Actor:
         raise LoginRequired(target if request.method == "GET" else "/")
     request.state.session = state
     if request.method not in SAFE_METHODS:
-        await _check_csrf(request, state.csrf_token)
+        await check_csrf(request, state.csrf_token)
     return state.actor
 
 
-async def _check_csrf(request: Request, expected: str) -> None:
+async def check_csrf(request: Request, expected: str) -> None:
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         form = await request.form()  # Starlette caches it, so the route's Form(...) fields still parse
@@ -105,7 +105,7 @@ async def check_login_csrf(request: Request) -> None:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected:
         raise CsrfFailed()
-    await _check_csrf(request, expected)
+    await check_csrf(request, expected)
 
 
 ApiActor = Annotated[Actor, Depends(api_actor)]

@@ -15,7 +15,7 @@ from accord.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     PageActor,
-    _check_csrf,
+    check_csrf,
     check_login_csrf,
     client_address,
     cookie_secure,
@@ -128,7 +128,7 @@ async def choose_language(
     expected = state.csrf_token if state else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected:
         raise CsrfFailed()
-    await _check_csrf(request, expected)
+    await check_csrf(request, expected)
     response = RedirectResponse(safe_next(next), status_code=303)
     if locale in LOCALES:
         response.set_cookie(

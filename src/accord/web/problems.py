@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +30,7 @@ from accord.identity.errors import (
 from accord.store.engine import UnsupportedDatabase
 from accord.web.errors import CsrfFailed, LoginRequired
 from accord.web.rendering import pages_of
+from accord.web.security import SECURITY_HEADERS
 
 log = logging.getLogger("accord.web")
 PROBLEM_JSON = "application/problem+json"
@@ -134,8 +136,6 @@ async def accord_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # pragma: no cover
         raise exc
-    from http import HTTPStatus
-
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) else phrase
     response = problem_response(request, exc.status_code, "", phrase, detail)
@@ -159,9 +159,14 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
+    response = problem_response(
         request, 500, "internal", "Internal error", "The node hit an unexpected error; it is logged."
     )
+    # Starlette answers unexpected errors outside the user middleware, so the security headers go on here.
+    for name, value in SECURITY_HEADERS:
+        response.headers[name.decode()] = value.decode()
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def install(app: FastAPI) -> None:
