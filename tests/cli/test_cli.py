@@ -214,3 +214,25 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
+
+
+def test_demo_seeds_three_countries_and_refuses_to_wipe_other_folders(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "demo"
+    assert run(["demo", "--dir", str(folder), "--seed-only"]) == 0
+    out = capsys.readouterr().out
+    logins = [line.split()[:2] for line in out.splitlines() if line.startswith("  ")]
+    assert len(logins) == 7
+    node = open_node(load_settings(env={}, overrides={"home": folder, "database_url": ""}))
+    try:
+        admin_name, admin_password = logins[0]
+        admin = node.login.login(admin_name, admin_password, "127.0.0.1")
+        assert {p.country for p in node.identity.list_parties(admin)} == {"VN", "PH", "GH", "SG"}
+        assert node.audit.verify().entries > 19
+    finally:
+        node.close()
+    assert run(["demo", "--dir", str(folder), "--seed-only"]) == 0  # a demo folder is recreated
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("data")
+    assert run(["demo", "--dir", str(precious), "--seed-only"]) == 2
+    assert (precious / "keep.txt").exists()
