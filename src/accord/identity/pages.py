@@ -101,9 +101,7 @@ def add_user(
 
 
 @router.post("/admin/users/{username}/active")
-def set_user_active(
-    request: Request, actor: PageActor, username: str, active: Annotated[bool, Form()]
-) -> Response:
+def set_user_active(request: Request, actor: PageActor, username: str, active: Annotated[bool, Form()]) -> Response:
     try:
         changed = node_of(request).identity.set_user_active(actor, username, active)
     except FORM_ERRORS as exc:
