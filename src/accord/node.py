@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from accord.audit.service import AuditLog
 from accord.clock import Clock, SystemClock
 from accord.config import Settings, write_config_file
@@ -19,7 +21,7 @@ from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_
 from accord.identity.service import IdentityService, TokenPolicy
 from accord.ids import IdSource, RandomIds
 from accord.store import migrate
-from accord.store.engine import Database, make_engine
+from accord.store.engine import Database, DatabaseUnavailable, make_engine
 
 
 class NodeNotInitialised(AccordError):
@@ -59,7 +61,13 @@ def open_node(
     if require_schema and not (settings.home / PRIVATE_KEY_FILE).exists():
         raise NodeNotInitialised(str(settings.home), "no node key")
     db = Database(make_engine(settings.effective_database_url))
-    if require_schema and not migrate.is_up_to_date(db.engine):
+    try:
+        current = migrate.is_up_to_date(db.engine) if require_schema else True
+    except OperationalError as exc:
+        db.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "cannot connect"
+        raise DatabaseUnavailable(settings.effective_database_url, reason) from exc
+    if not current:
         db.dispose()
         raise NodeNotInitialised(str(settings.home), "database schema missing or out of date; run accord init")
     clock = clock or SystemClock()

@@ -202,3 +202,35 @@ def test_appends_during_verification_are_not_mistaken_for_tampering(
     assert node.audit.verify().entries == 6
     monkeypatch.undo()
     assert node.audit.verify().entries == 7
+
+
+def test_unreadable_row_and_missing_head_are_reported_as_broken(node: Node) -> None:
+    _append_many(node, 3)
+    _drop_guard(node)
+    if node.db.dialect == "sqlite":  # PostgreSQL's timestamptz cannot hold garbage in the first place
+        with node.db.engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE audit_entries SET at = 'not a time' WHERE seq = 2")
+        with pytest.raises(AuditChainBroken) as caught:
+            node.audit.verify()
+        assert (caught.value.seq, caught.value.field) == (2, "row")
+    with node.db.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM audit_head")
+    with pytest.raises(AuditChainBroken) as caught:
+        node.audit.verify()
+    assert caught.value.field == "head"
+
+
+def test_signed_head_is_bound_to_this_node(node: Node, tmp_path) -> None:
+    from accord.audit.heads import InvalidSignedHead, check_signed_head, sign_head
+    from accord.identity.node_keys import generate_node_keys
+
+    _append_many(node, 2)
+    signed = sign_head(node.keys, node.audit.head(), node.clock.now()).as_json()
+    assert check_signed_head(signed, node.keys.public_raw).seq == 2
+    other = generate_node_keys(tmp_path)
+    with pytest.raises(InvalidSignedHead) as caught:
+        check_signed_head(signed, other.public_raw)
+    assert "not by this node" in caught.value.reason
+    for broken in ({}, {**signed, "signature": "!!"}, {**signed, "seq": "2"}, {**signed, "entry_hash": "0" * 64}):
+        with pytest.raises(InvalidSignedHead):
+            check_signed_head(broken, node.keys.public_raw)

@@ -181,7 +181,42 @@ def test_audit_export_writes_json_lines_and_records_itself(cli, tmp_path: Path) 
     lines = target.read_text().splitlines()
     assert '"action": "audit.export"' in lines[1] and "court order 12/2026" in lines[1]
     code, _out, err = cli("audit", "export", "--out", str(target), "--purpose", "again")
-    assert code == 2 and "refusing to overwrite" in err
+    assert code == 2 and "File exists" in err
+    code, _out, err = cli("audit", "export", "--out", str(tmp_path / "missing" / "x.jsonl"), "--purpose", "x")
+    assert code == 2 and err.startswith("accord: --out: cannot create")
+    code, out, _ = cli("audit", "verify")
+    assert out.startswith("ok: 2 entries")  # party + one export: the failed exports left no entry
+
+
+def test_signed_head_catches_a_log_cut_back_with_its_head(cli, tmp_path: Path) -> None:
+    _initialised(cli)
+    for name in ("CSA", "GPS", "EOCO"):
+        cli("party", "add", name, "--kind", "cert", "--country", "GH")
+    head_file = tmp_path / "head.json"
+    code, out, _ = cli("audit", "head", "--out", str(head_file))
+    assert code == 0 and "signed head 3" in out
+    code, out, _ = cli("audit", "verify", "--head", str(head_file))
+    assert code == 0 and "contains signed head 3" in out
+    node = open_node(load_settings(env={}, overrides={"home": cli.home, "database_url": cli.database_url}))
+    try:
+        with node.db.engine.begin() as connection:  # an insider removes the last entry and rewinds the head
+            if node.db.dialect == "sqlite":
+                connection.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
+            else:
+                connection.exec_driver_sql("DROP TRIGGER audit_entries_append_only ON audit_entries")
+            previous = connection.execute(text("SELECT entry_hash FROM audit_entries WHERE seq = 2")).scalar_one()
+            connection.execute(text("DELETE FROM audit_entries WHERE seq = 3"))
+            connection.execute(text("UPDATE audit_head SET seq = 2, entry_hash = :h"), {"h": previous})
+    finally:
+        node.close()
+    code, out, _ = cli("audit", "verify")
+    assert code == 0  # the chain alone cannot tell...
+    code, _out, err = cli("audit", "verify", "--head", str(head_file))
+    assert code == 1 and err.startswith("BROKEN at entry 3: signed_head")  # ...the signed head can
+    forged = head_file.read_text().replace('"seq": 3', '"seq": 2')
+    (tmp_path / "forged.json").write_text(forged)
+    code, _out, err = cli("audit", "verify", "--head", str(tmp_path / "forged.json"))
+    assert code == 1 and "signature does not verify" in err
 
 
 def test_config_check_reports_sources_and_problems(cli) -> None:
@@ -200,6 +235,21 @@ def test_config_check_never_prints_a_database_password(tmp_path: Path, capsys: p
     captured = capsys.readouterr()
     assert code == 1 and "problem: database" in captured.err
     assert "s3cret" not in captured.out + captured.err
+
+
+def test_unreachable_or_foreign_databases_give_one_line_without_password(tmp_path: Path, capsys) -> None:
+    home = tmp_path / "n"
+    assert run(["--home", str(home), "init", "--name", "X", "--country", "VN"]) == 0
+    capsys.readouterr()
+    code = run(["--home", str(home), "--database-url", "postgresql://u:s3cret@127.0.0.1:1/x", "party", "list"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "unreachable" in err and "s3cret" not in err
+    code = run(["--home", str(home), "--database-url", "mysql://bob:S3cretPW@db/x", "party", "list"])
+    err = capsys.readouterr().err
+    assert code == 1 and "S3cretPW" not in err and err.count("\n") == 1
+    code = run(["--home", str(home), "--database-url", "garbage", "config", "check"])
+    captured = capsys.readouterr()
+    assert code == 1 and "<not a database URL>" in captured.out and "problem: database" in captured.err
 
 
 def test_console_script_exit_code(tmp_path: Path) -> None:

@@ -28,26 +28,54 @@ def test_wrong_password_and_unknown_user_fail_alike(node: Node, world: World) ->
     assert count_rows(node, "audit_entries", "action = 'login.failed'") == 2
 
 
-def test_repeated_failures_throttle_even_the_right_password(node: Node, world: World, clock: FrozenClock) -> None:
+def test_repeated_failures_throttle_that_client_even_with_the_right_password(
+    node: Node, world: World, clock: FrozenClock
+) -> None:
     limit = node.settings.login_max_failures
     for _ in range(limit):
         with pytest.raises(AuthenticationFailed):
             node.login.login("analyst", "guess guess guess", "198.51.100.7")
     with pytest.raises(LoginThrottled) as caught:
-        node.login.login("analyst", world.passwords["analyst"], "203.0.113.99")
+        node.login.login("analyst", world.passwords["analyst"], "198.51.100.7")
     assert 0 < caught.value.retry_after <= node.settings.login_window_seconds
-    assert count_rows(node, "audit_entries", "action = 'login.throttled'") == 1
-    clock.advance(timedelta(seconds=node.settings.login_window_seconds + 1))
+    assert count_rows(node, "audit_entries", "action = 'login.throttled' AND actor = 'analyst'") == 1
+    # A stranger's guesses do not lock the real user out from their own desk.
     assert node.login.login("analyst", world.passwords["analyst"], "203.0.113.99").username == "analyst"
+    clock.advance(timedelta(seconds=node.settings.login_window_seconds + 1))
+    assert node.login.login("analyst", world.passwords["analyst"], "198.51.100.7").username == "analyst"
 
 
-def test_failures_from_one_client_throttle_that_client_for_other_names(node: Node, world: World) -> None:
-    for index in range(node.settings.login_max_failures):
+def test_password_spraying_from_one_client_throttles_that_client(node: Node, world: World) -> None:
+    from accord.identity.login import SPRAY_FACTOR
+
+    for index in range(node.settings.login_max_failures * SPRAY_FACTOR):
         with pytest.raises(AuthenticationFailed):
             node.login.login(f"spray{index}", "password123456", "198.51.100.8")
     with pytest.raises(LoginThrottled):
         node.login.login("auditor", world.passwords["auditor"], "198.51.100.8")
     assert node.login.login("auditor", world.passwords["auditor"], "198.51.100.9").username == "auditor"
+
+
+def test_distributed_guessing_at_one_name_throttles_that_name(node: Node, world: World) -> None:
+    from accord.identity.login import DISTRIBUTED_FACTOR
+
+    for index in range(node.settings.login_max_failures * DISTRIBUTED_FACTOR):
+        with pytest.raises(AuthenticationFailed):
+            node.login.login("admin", "guess guess guess", f"10.0.{index // 250}.{index % 250}")
+    with pytest.raises(LoginThrottled):
+        node.login.login("admin", world.passwords["admin"], "192.0.2.200")
+
+
+def test_typed_unknown_names_are_never_written_down(node: Node, world: World) -> None:
+    with pytest.raises(AuthenticationFailed):
+        node.login.login("MySecretPassw0rd!", "whatever it is", "192.0.2.5")
+    with node.db.reading() as session:
+        from sqlalchemy import text
+
+        dumped = " ".join(str(v) for row in session.execute(text("SELECT * FROM audit_entries")) for v in row)
+        dumped += " ".join(str(v) for row in session.execute(text("SELECT * FROM login_failures")) for v in row)
+    assert "mysecretpassw0rd" not in dumped.lower()
+    assert count_rows(node, "audit_entries", "action = 'login.failed' AND actor = '(unknown user)'") == 1
 
 
 def test_session_lasts_its_max_age_and_logout_ends_it(node: Node, world: World, clock: FrozenClock) -> None:

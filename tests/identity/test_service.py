@@ -189,23 +189,63 @@ def test_deactivated_user_loses_sessions_and_tokens_at_once(node: Node, world: W
     admin = node.identity.authenticate_token(world.tokens["admin"])
     actor = node.login.login("analyst", world.passwords["analyst"], "192.0.2.1")
     opened = node.login.open_session(actor)
-    view = node.identity.set_user_active(admin, "analyst", False)
+    view = node.identity.set_user_active(admin, "analyst", False, Disclosure(purpose="compromised account"))
     assert view.is_active is False
     assert count_rows(node, "web_sessions", "user_id = :u", u=view.id) == 0
     with pytest.raises(AuthenticationFailed):
         node.login.session_state(opened.secret)
     with pytest.raises(AuthenticationFailed) as caught:
         node.identity.authenticate_token(world.tokens["analyst"])
-    assert caught.value.reason == "inactive user"
-    with pytest.raises(AuthenticationFailed):
+    assert caught.value.reason == "revoked token"
+    with pytest.raises(AuthenticationFailed) as caught:
         node.login.login("analyst", world.passwords["analyst"], "192.0.2.1")
-    node.identity.set_user_active(admin, "analyst", True)
-    assert node.identity.authenticate_token(world.tokens["analyst"]).username == "analyst"
+    assert caught.value.reason == "inactive user"
+    node.identity.set_user_active(admin, "analyst", True, Disclosure(purpose="leaver came back"))
+    with pytest.raises(AuthenticationFailed) as caught:  # reactivation does not bring old tokens back
+        node.identity.authenticate_token(world.tokens["analyst"])
+    assert caught.value.reason == "revoked token"
+    assert node.login.login("analyst", world.passwords["analyst"], "192.0.2.1").username == "analyst"
     assert count_rows(node, "audit_entries", "action IN ('user.deactivate', 'user.reactivate')") == 2
 
 
 def test_admin_cannot_deactivate_themself(node: Node, world: World) -> None:
     admin = node.identity.authenticate_token(world.tokens["admin"])
     with pytest.raises(InvalidInput) as caught:
-        node.identity.set_user_active(admin, "admin", False)
+        node.identity.set_user_active(admin, "admin", False, Disclosure(purpose="x"))
     assert caught.value.field == "is_active"
+
+
+def test_unchanged_activation_is_audited_as_a_read(node: Node, world: World) -> None:
+    admin = node.identity.authenticate_token(world.tokens["admin"])
+    node.identity.set_user_active(admin, "partner", True, Disclosure(purpose="check status"))
+    assert count_rows(node, "audit_entries", "action = 'user.read' AND purpose = 'check status'") == 1
+
+
+def test_a_token_cannot_mint_a_wider_token(node: Node, operator, world: World) -> None:
+    _view, narrow = node.identity.create_token(operator, "admin", "read write only", ["read", "write"], 5)
+    actor = node.identity.authenticate_token(narrow)
+    with pytest.raises(PermissionDenied) as caught:
+        node.identity.create_token(actor, "admin", "escalate", ["read", "write", "admin"], 5)
+    assert caught.value.missing == "scope"
+    assert node.identity.create_token(actor, "admin", "narrower", ["read"], 5)[0].scopes == ["read"]
+
+
+def test_a_non_admin_scoped_token_cannot_revoke_others_tokens(node: Node, operator, world: World) -> None:
+    _view, narrow = node.identity.create_token(operator, "admin", "rw", ["read", "write"], 5)
+    actor = node.identity.authenticate_token(narrow)
+    victim = node.identity.list_tokens(node.identity.authenticate_token(world.tokens["analyst"]))[0]
+    with pytest.raises(NotFound):
+        node.identity.revoke_token(actor, victim.id)
+
+
+@pytest.mark.parametrize("bad", ["A05\x00", "x\u202eevil", ""])
+def test_control_characters_never_reach_the_database(node: Node, operator, world: World, bad: str) -> None:
+    with pytest.raises(NotFound):
+        node.identity.add_user(operator, "ok.name", bad, ["analyst"])
+    with pytest.raises(InvalidInput):
+        node.identity.add_user(operator, "ok.name", world.police.id, ["analyst"], email=f"a{bad}@x.org" if bad else "@")
+    admin = node.identity.authenticate_token(world.tokens["admin"])
+    with pytest.raises(NotFound):
+        node.identity.revoke_token(admin, f"token--{bad}")
+    with pytest.raises(AuthenticationFailed):
+        node.login.login(f"admin{bad}", "whatever whatever", "192.0.2.1")

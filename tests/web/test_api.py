@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from accord.clock import FrozenClock
 from accord.node import Node
 from tests.conftest import World, count_rows
@@ -118,8 +120,12 @@ def test_token_lifecycle_over_the_api(client, node: Node, world: World) -> None:
 
 
 def test_audit_api_for_auditors_only(client, world: World) -> None:
-    assert client.get("/api/v1/audit", headers=world.auth("analyst")).status_code == 403
-    answer = client.get("/api/v1/audit?limit=5&action=token.", headers=world.auth("auditor"))
+    assert (
+        client.get("/api/v1/audit", headers={**world.auth("analyst"), "Accord-Purpose": "curious"}).status_code == 403
+    )
+    answer = client.get(
+        "/api/v1/audit?limit=5&action=token.", headers={**world.auth("auditor"), "Accord-Purpose": "spot check"}
+    )
     assert answer.status_code == 200
     assert all(e["action"].startswith("token.") for e in answer.json())
     verify = client.get("/api/v1/audit/verify", headers=world.auth("auditor")).json()
@@ -152,11 +158,46 @@ def test_security_headers_on_api_and_pages(client, world: World) -> None:
 
 
 def test_admin_deactivates_a_user_over_the_api(client, world: World) -> None:
-    answer = client.patch("/api/v1/users/partner", json={"is_active": False}, headers=world.auth("admin"))
+    headers = {**world.auth("admin"), "Accord-Purpose": "leaver"}
+    answer = client.patch("/api/v1/users/partner", json={"is_active": False}, headers=headers)
     assert answer.status_code == 200 and answer.json()["is_active"] is False
     assert client.get("/api/v1/me", headers=world.auth("partner")).status_code == 401
-    assert (
-        client.patch("/api/v1/users/partner", json={"is_active": "maybe"}, headers=world.auth("admin")).status_code
-        == 422
+    assert client.patch("/api/v1/users/partner", json={"is_active": "maybe"}, headers=headers).status_code == 422
+    assert client.patch("/api/v1/users/ghost", json={"is_active": True}, headers=headers).status_code == 404
+
+
+def test_reading_personal_data_requires_a_purpose_and_keeps_its_utf8(client, node: Node, world: World) -> None:
+    answer = client.get("/api/v1/users", headers=world.auth("admin"))
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "Accord-Purpose"
+    purpose = "Điều tra vụ án lừa đảo 12/2026"
+    answer = client.get("/api/v1/users", headers=[*world.auth("admin").items(), ("Accord-Purpose", purpose.encode())])
+    assert answer.status_code == 200
+    assert count_rows(node, "audit_entries", "action = 'user.list' AND purpose = :p", p=purpose) == 1
+    bad = client.get("/api/v1/users", headers={**world.auth("admin"), "Accord-Purpose": "x\x7f"})
+    assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/audit?by=a%00b"),
+        ("GET", "/api/v1/audit?before_seq=9007199254740993"),
+        ("GET", "/api/v1/audit?before_seq=123456789012345678901"),
+        ("DELETE", "/api/v1/tokens/token--%00"),
+    ],
+)
+def test_hostile_query_and_path_values_are_4xx_not_500(client, world: World, method: str, path: str) -> None:
+    headers = {**world.auth("auditor" if "audit" in path else "admin"), "Accord-Purpose": "test"}
+    answer = client.request(method, path, headers=headers)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_nul_in_json_fields_is_422(client, world: World, node: Node) -> None:
+    answer = client.post(
+        "/api/v1/users",
+        json={"username": "nul.user", "party": world.police.id, "roles": ["analyst"], "email": "a\u0000@b.org"},
+        headers=world.auth("admin"),
     )
-    assert client.patch("/api/v1/users/ghost", json={"is_active": True}, headers=world.auth("admin")).status_code == 404
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "email"
+    assert count_rows(node, "users", "username = 'nul.user'") == 0

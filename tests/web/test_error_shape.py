@@ -14,7 +14,7 @@ def _error_requests(world: World, node_settings) -> list[tuple[str, str, dict, d
     return [
         ("GET", "/api/v1/me", {}, None),  # 401 no token
         ("GET", "/api/v1/me", {"Authorization": "Bearer accord.x.y"}, None),  # 401 malformed
-        ("GET", "/api/v1/users", analyst, None),  # 403
+        ("GET", "/api/v1/users", {**analyst, "Accord-Purpose": "x"}, None),  # 403
         ("GET", "/api/v1/nope", admin, None),  # 404 route
         ("DELETE", "/api/v1/tokens/token--missing", admin, None),  # 404 domain
         ("PUT", "/api/v1/me", admin, None),  # 405
@@ -24,6 +24,7 @@ def _error_requests(world: World, node_settings) -> list[tuple[str, str, dict, d
         ("POST", "/api/v1/parties", {**admin, "Content-Type": "application/json"}, "{not json"),  # 422 parse
         ("POST", "/api/v1/tokens", admin, {"name": "t", "expires_in_days": 0}),  # 422 range
         ("GET", "/api/v1/audit?limit=100000", world.auth("auditor"), None),  # 422 query
+        ("GET", "/api/v1/users", admin, None),  # 422 missing purpose header
         (
             "POST",
             "/api/v1/parties",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from accord.audit.errors import AuditChainBroken
-from accord.audit.service import MAX_PAGE, AuditQuery, AuditRecord
+from accord.audit.service import MAX_PAGE, MAX_SEQ, AuditQuery, AuditRecord
 from accord.identity.vocabulary import Permission
 from accord.web.auth import ApiActor, DisclosureHeaders, node_of
 
@@ -49,7 +49,7 @@ def list_entries(
     request: Request,
     actor: ApiActor,
     disclosure: DisclosureHeaders,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     by: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,

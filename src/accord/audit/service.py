@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +22,21 @@ from accord.errors import InvalidInput
 from accord.store.engine import Database
 
 MAX_PAGE = 200  # entries per page on the API and the UI
+MAX_SEQ = 2**53 - 1  # RFC 8785 numbers are doubles; no sequence number can be larger (see chain.py)
 MAX_TEXT = 500  # purpose and legal basis come from users; bound them
 VERIFY_BATCH = 2000  # entries fetched per round trip while verifying
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+@dataclass(frozen=True)
+class HeadCommitment:
+    """A (sequence number, hash) the log once had: from a signed head exported earlier, or a peer's witness."""
+
+    seq: int
+    entry_hash: str
 
 
 class Outcome(StrEnum):
@@ -52,6 +66,8 @@ class Disclosure:
             value = getattr(self, name)
             if value is not None and len(value) > MAX_TEXT:
                 raise InvalidInput(name, f"at most {MAX_TEXT} characters")
+            if value is not None and _has_control(value):
+                raise InvalidInput(name, "must not contain control characters")
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,10 @@ class AuditQuery:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE:
             raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
+        for name in ("action_prefix", "actor"):
+            value = getattr(self, name)
+            if value is not None and _has_control(value):
+                raise InvalidInput(name, "must not contain control characters")
 
 
 def _record(row: AuditEntry) -> AuditRecord:
@@ -211,28 +231,45 @@ class AuditLog:
                 yield _record(row)
             last = rows[-1].seq
 
-    def verify(self) -> VerifyReport:
+    def head(self) -> HeadCommitment:
+        with self._db.reading() as session:
+            head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+            if head is None:
+                raise AuditChainBroken(0, "head", "present", "missing")
+            return HeadCommitment(seq=head.seq, entry_hash=head.entry_hash)
+
+    def verify(self, expected: HeadCommitment | None = None) -> VerifyReport:
         """Recompute the chain from the first entry.
 
         Raises :class:`AuditChainBroken` naming the first entry that does not fit: a changed field (its hash
         differs), a deleted or inserted entry (sequence or predecessor hash differs), or a truncated tail
-        (the head row no longer matches the last entry).
+        (the head row no longer matches the last entry). With ``expected`` (a head signed earlier), also a
+        log rewritten or cut back together with its head row: the entry at ``expected.seq`` must still
+        carry ``expected.entry_hash``.
         """
         expected_seq, prev = 1, GENESIS_HASH
         # A snapshot, so that appends committing while we verify neither look like tampering nor hide it.
         with self._db.snapshot() as session:
-            head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+            head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+            if head is None:
+                raise AuditChainBroken(0, "head", "present", "missing")
             while expected_seq <= head.seq:
-                rows = session.scalars(
-                    select(AuditEntry)
-                    .where(AuditEntry.seq >= expected_seq, AuditEntry.seq <= head.seq)
-                    .order_by(AuditEntry.seq)
-                    .limit(VERIFY_BATCH)
-                ).all()
+                try:
+                    rows = session.scalars(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq >= expected_seq, AuditEntry.seq <= head.seq)
+                        .order_by(AuditEntry.seq)
+                        .limit(VERIFY_BATCH)
+                    ).all()
+                except (ValueError, TypeError) as exc:  # a stored value no longer reads back (e.g. a mangled time)
+                    bad = self._first_unreadable(session, expected_seq, head.seq)
+                    raise AuditChainBroken(bad, "row", "a readable entry", type(exc).__name__) from exc
                 if not rows:
                     break
                 for row in rows:
                     self._check_entry(row, expected_seq, prev)
+                    if expected is not None and row.seq == expected.seq and row.entry_hash != expected.entry_hash:
+                        raise AuditChainBroken(row.seq, "signed_head", expected.entry_hash, row.entry_hash)
                     prev, expected_seq = row.entry_hash, expected_seq + 1
             if expected_seq - 1 != head.seq:
                 raise AuditChainBroken(head.seq, "head.seq", str(expected_seq - 1), str(head.seq))
@@ -241,7 +278,22 @@ class AuditLog:
             beyond = session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.seq > head.seq))
             if beyond is not None:
                 raise AuditChainBroken(beyond, "seq", f"no entry after the head ({head.seq})", str(beyond))
+            if expected is not None and expected.seq > head.seq:
+                raise AuditChainBroken(expected.seq, "signed_head", expected.entry_hash, "missing (log cut back)")
         return VerifyReport(entries=expected_seq - 1, head_hash=prev)
+
+    @staticmethod
+    def _first_unreadable(session: Session, start: int, end: int) -> int:
+        """Find which entry of a batch cannot be read, one row at a time (only on the error path)."""
+        seqs = session.scalars(
+            select(AuditEntry.seq).where(AuditEntry.seq >= start, AuditEntry.seq <= end).order_by(AuditEntry.seq)
+        )
+        for seq in seqs.all()[:VERIFY_BATCH]:
+            try:
+                session.scalars(select(AuditEntry).where(AuditEntry.seq == seq)).one()
+            except (ValueError, TypeError):
+                return int(seq)
+        return start
 
     @staticmethod
     def _check_entry(row: AuditEntry, expected_seq: int, prev: str) -> None:

@@ -95,7 +95,7 @@ def user_list(
 def _set_active(ctx: typer.Context, username: str, active: bool) -> None:
     node = ctx_of(ctx).node()
     try:
-        user = node.identity.set_user_active(operator(), username, active)
+        user = node.identity.set_user_active(operator(), username, active, Disclosure(purpose="user administration"))
     finally:
         node.close()
     typer.echo(f"{user.username} is now {'active' if user.is_active else 'deactivated'}")

@@ -7,7 +7,7 @@ import stat
 
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from accord.cli.context import ctx_of
 from accord.config import declared_settings, unknown_env_settings
@@ -21,7 +21,10 @@ config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 
 def _shown(name: str, value: object) -> str:
     if name == "database_url" and value:
-        return make_url(str(value)).render_as_string(hide_password=True)
+        try:
+            return make_url(str(value)).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "<not a database URL>"
     return str(value)
 
 
@@ -45,7 +48,8 @@ def check(ctx: typer.Context) -> None:
         finally:
             engine.dispose()
     except (SQLAlchemyError, AccordError) as exc:
-        problems.append(f"database: {str(exc).splitlines()[0]}")
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        problems.append(f"database: {reason[0] if reason else type(exc).__name__}")
     key_path = settings.home / PRIVATE_KEY_FILE
     try:
         load_node_keys(settings.home)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from accord.audit.service import AuditActor
-from accord.identity.vocabulary import ROLE_PERMISSIONS, Permission, Role, Scope
+from accord.identity.vocabulary import PERMISSION_SCOPE, ROLE_PERMISSIONS, Permission, Role, Scope
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,13 @@ class Actor:
         return frozenset(granted)
 
     def can(self, permission: Permission) -> bool:
+        """Role check only; use :meth:`holds` to include the token's scopes."""
         return permission in self.permissions
+
+    def holds(self, permission: Permission) -> bool:
+        """The role grants it and, for a token, the token's scopes cover it."""
+        needed = PERMISSION_SCOPE[permission]
+        return self.can(permission) and (self.scopes is None or needed in self.scopes)
 
     def audit_ref(self) -> AuditActor:
         return AuditActor(id=self.user_id, name=self.username, party_id=self.party_id)

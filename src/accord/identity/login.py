@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 
 from accord.audit.service import AuditActor, AuditLog, Outcome
 from accord.clock import Clock
@@ -15,6 +15,7 @@ from accord.identity.actor import Actor
 from accord.identity.errors import AuthenticationFailed, LoginThrottled
 from accord.identity.models import LoginFailure, User, WebSession
 from accord.identity.service import actor_for
+from accord.identity.validation import has_control_characters
 from accord.ids import IdSource
 from accord.store.engine import Database
 
@@ -22,6 +23,9 @@ SESSION_SECRET_BYTES = 32
 CSRF_TOKEN_BYTES = 32
 MAX_USERNAME_INPUT = 64  # longer input is no user of ours; bound what we store about failures
 MAX_CLIENT_LENGTH = 64
+SPRAY_FACTOR = 4  # one client may fail this many times the limit across all names before it waits
+DISTRIBUTED_FACTOR = 10  # failures at one name from any clients before that name waits
+UNKNOWN_USER = "(unknown user)"
 
 
 @dataclass(frozen=True)
@@ -55,31 +59,34 @@ class LoginService:
     def login(self, username: str, password: str, client: str) -> Actor:
         """Check a password. Raises LoginThrottled (before looking at the password) or AuthenticationFailed.
 
-        Failures are counted per user name and per client address over the window; both are audited.
+        Failures are counted over the window per (user name, client) pair, per client (password spraying)
+        and per user name from any client (a distributed guess at one account). The per-name limit is
+        several times higher than the pair limit, so a stranger cannot lock a 24/7 duty officer out with a
+        handful of tries. Successes, failures and throttled tries are all audited.
         """
         name = username.strip().lower()[:MAX_USERNAME_INPUT]
         client = client[:MAX_CLIENT_LENGTH]
+        # Only a digest of the typed name is kept for throttling: people type passwords into the name field.
+        name_key = credentials.secret_hash(name)
         now = self._clock.now()
         window_start = now - timedelta(seconds=self._policy.window_seconds)
+        limits = self._policy.max_failures
         with self._db.reading() as session:
-            recent = session.execute(
-                select(func.count(), func.min(LoginFailure.at)).where(
-                    LoginFailure.at > window_start, or_(LoginFailure.username == name, LoginFailure.client == client)
+            recent = LoginFailure.at > window_start
+            counts = [
+                (session.execute(select(func.count(), func.min(LoginFailure.at)).where(recent, *where)).one(), limit)
+                for where, limit in (
+                    ((LoginFailure.username == name_key, LoginFailure.client == client), limits),
+                    ((LoginFailure.client == client,), limits * SPRAY_FACTOR),
+                    ((LoginFailure.username == name_key,), limits * DISTRIBUTED_FACTOR),
                 )
-            ).one()
-            if recent[0] >= self._policy.max_failures:
-                retry_after = math.ceil(
-                    (recent[1] + timedelta(seconds=self._policy.window_seconds) - now).total_seconds()
-                )
-                throttled = max(1, retry_after)
-            else:
-                throttled = 0
-                user = session.scalar(select(User).where(User.username == name))
-        if throttled:
-            self._audit.record(
-                AuditActor(None, name, None), "login.throttled", outcome=Outcome.DENIED, details={"client": client}
-            )
-            raise LoginThrottled(throttled)
+            ]
+            user = None if has_control_characters(name) else session.scalar(select(User).where(User.username == name))
+        over = [oldest for (count, oldest), limit in counts if count >= limit]
+        if over:
+            retry_after = math.ceil((min(over) + timedelta(seconds=self._policy.window_seconds) - now).total_seconds())
+            self._audit.record(self._who(user), "login.throttled", outcome=Outcome.DENIED, details={"client": client})
+            raise LoginThrottled(max(1, retry_after))
 
         # Verify against a dummy hash for unknown users, so the response time does not reveal who exists.
         ok = credentials.verify_password(user.password_hash if user else credentials.dummy_password_hash(), password)
@@ -87,17 +94,17 @@ class LoginService:
             reason = "unknown user" if user is None else ("wrong password" if not ok else "inactive user")
             with self._db.writing() as session:
                 session.execute(delete(LoginFailure).where(LoginFailure.at <= window_start))
-                session.add(LoginFailure(username=name, client=client, at=now))
+                session.add(LoginFailure(username=name_key, client=client, at=now))
                 self._audit.append(
                     session,
-                    AuditActor(user.id if user else None, name, user.party_id if user else None),
+                    self._who(user),
                     "login.failed",
                     outcome=Outcome.FAILED,
                     details={"client": client, "reason": reason},
                 )
             raise AuthenticationFailed(reason)
         with self._db.writing() as session:
-            session.execute(delete(LoginFailure).where(LoginFailure.username == name))
+            session.execute(delete(LoginFailure).where(LoginFailure.username == name_key))
             if credentials.needs_rehash(user.password_hash):
                 fresh = session.get(User, user.id)
                 if fresh is not None:
@@ -105,6 +112,13 @@ class LoginService:
             actor = actor_for(user, via="session")
             self._audit.append(session, actor.audit_ref(), "login.succeeded", details={"client": client})
         return actor
+
+    @staticmethod
+    def _who(user: User | None) -> AuditActor:
+        """The audit actor of a login attempt; an unknown name is never written down (it may be a password)."""
+        if user is None:
+            return AuditActor(None, UNKNOWN_USER, None)
+        return AuditActor(user.id, user.username, user.party_id)
 
     def open_session(self, actor: Actor) -> OpenedSession:
         if actor.user_id is None:

@@ -1,4 +1,4 @@
-"""The node's own Ed25519 key pair: it signs audit heads, custody tree heads and federation envelopes.
+"""The node's own Ed25519 key pair: it signs audit heads (and, as they arrive, custody tree heads and envelopes).
 
 The node id is derived from the public key, so a peer can check that a key belongs to the id it claims.
 """

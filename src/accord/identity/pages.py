@@ -103,7 +103,7 @@ def add_user(
 @router.post("/admin/users/{username}/active")
 def set_user_active(request: Request, actor: PageActor, username: str, active: Annotated[bool, Form()]) -> Response:
     try:
-        changed = node_of(request).identity.set_user_active(actor, username, active)
+        changed = node_of(request).identity.set_user_active(actor, username, active, UI_DISCLOSURE)
     except FORM_ERRORS as exc:
         return _users_page(request, actor, error=_form_error(exc), status_code=problem_kind(exc).status)
     return _users_page(request, actor, changed=changed)

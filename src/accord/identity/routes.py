@@ -68,8 +68,10 @@ def add_user(request: Request, actor: ApiActor, body: UserIn) -> CreatedUserOut:
 
 
 @router.patch("/users/{username}", summary="Deactivate or reactivate a user (admin)")
-def set_user_active(request: Request, actor: ApiActor, username: str, body: UserActiveIn) -> UserOut:
-    return UserOut.of(node_of(request).identity.set_user_active(actor, username, body.is_active))
+def set_user_active(
+    request: Request, actor: ApiActor, disclosure: DisclosureHeaders, username: str, body: UserActiveIn
+) -> UserOut:
+    return UserOut.of(node_of(request).identity.set_user_active(actor, username, body.is_active, disclosure))
 
 
 @router.get("/tokens", summary="The caller's API tokens (never their secrets)")

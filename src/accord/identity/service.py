@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,6 +137,8 @@ class IdentityService:
             return [party_view(r) for r in rows]
 
     def find_party(self, session: Session, key: str) -> Party:
+        if not validation.is_lookup_key(key):
+            raise NotFound("party", key[:80])
         party = session.scalar(select(Party).where(or_(Party.id == key, Party.name == key.strip())))
         if party is None:
             raise NotFound("party", key)
@@ -214,9 +217,11 @@ class IdentityService:
             )
             return [user_view(r) for r in rows]
 
-    def set_user_active(self, actor: Actor, username: str, active: bool) -> UserView:
+    def set_user_active(self, actor: Actor, username: str, active: bool, disclosure: Disclosure) -> UserView:
         """Deactivate (a leaver, a compromised account) or reactivate a user. Deactivation ends their browser
-        sessions at once and makes their tokens fail; nothing is deleted, so the audit trail keeps its names.
+        sessions and revokes their tokens at once (reactivation does not bring the tokens back); nothing is
+        deleted, so the audit trail keeps its names. The answer shows the user, so an unchanged state is
+        audited as a read of personal data.
 
         Raises NotFound, InvalidInput (deactivating yourself), PermissionDenied.
         """
@@ -228,18 +233,35 @@ class IdentityService:
             user = session.scalar(select(User).where(User.username == name))
             if user is None:
                 raise NotFound("user", name)
-            if user.is_active != active:
-                user.is_active = active
-                if not active:
-                    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            if user.is_active == active:
                 self._audit.append(
                     session,
                     actor.audit_ref(),
-                    "user.reactivate" if active else "user.deactivate",
+                    "user.read",
                     object_type="user",
                     object_id=user.id,
-                    details={"username": name},
+                    disclosure=disclosure,
                 )
+                return user_view(user)
+            user.is_active = active
+            revoked = 0
+            if not active:
+                session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+                result = session.execute(
+                    update(ApiToken)
+                    .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=self._clock.now())
+                )
+                revoked = cast("CursorResult[Any]", result).rowcount
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "user.reactivate" if active else "user.deactivate",
+                object_type="user",
+                object_id=user.id,
+                disclosure=disclosure,
+                details={"username": name, "tokens_revoked": revoked},
+            )
             return user_view(user)
 
     def count_summary(self, actor: Actor) -> dict[str, int]:
@@ -279,6 +301,12 @@ class IdentityService:
             raise InvalidInput("expires_in_days", f"must be between 1 and {self._tokens.max_days}")
         label = validation.clean_text("name", name, max_length=100)
         self.require_scope(actor, Scope.WRITE)
+        if actor.scopes is not None and not chosen <= actor.scopes:
+            # A token may only mint tokens narrower than itself, or a leaked write token becomes an admin one.
+            self._audit.record(
+                actor.audit_ref(), "access.denied", outcome=Outcome.DENIED, details={"scopes": sorted(chosen)}
+            )
+            raise PermissionDenied(actor.username, "issue a token wider than the caller's", "scope")
         target = validation.username(username)
         if target != actor.username:
             self.authorize(actor, Permission.MANAGE_USERS)
@@ -333,9 +361,11 @@ class IdentityService:
     def revoke_token(self, actor: Actor, token_id: str) -> TokenView:
         """Revoke one of the actor's tokens (or anyone's, with MANAGE_USERS). Raises NotFound, PermissionDenied."""
         self.require_scope(actor, Scope.WRITE)
+        if not validation.is_object_id(token_id, "token"):
+            raise NotFound("token", token_id[:80])
         with self._db.writing() as session:
             token = session.get(ApiToken, token_id)
-            if token is None or (token.user_id != actor.user_id and not actor.can(Permission.MANAGE_USERS)):
+            if token is None or (token.user_id != actor.user_id and not actor.holds(Permission.MANAGE_USERS)):
                 raise NotFound("token", token_id)  # do not reveal that someone else's token exists
             if token.revoked_at is None:
                 token.revoked_at = self._clock.now()
@@ -344,7 +374,7 @@ class IdentityService:
 
     def authenticate_token(self, plaintext: str) -> Actor:
         """The actor a bearer token stands for. Raises AuthenticationFailed (unknown, expired, revoked, inactive)."""
-        parsed = credentials.parse_token(plaintext)
+        parsed = credentials.parse_token(plaintext[:200])
         if parsed is None:
             raise AuthenticationFailed("malformed token")
         now = self._clock.now()

@@ -15,6 +15,7 @@ from accord.errors import InvalidInput
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")  # shape only; nothing is sent to it
 MAX_NAME = 200
+JOINERS = frozenset({"\u200c", "\u200d"})  # ZWNJ/ZWJ are part of correct spelling in Persian, Indic scripts
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -24,7 +25,7 @@ def clean_text(field: str, value: str, *, max_length: int = MAX_NAME, required: 
         raise InvalidInput(field, "must not be empty")
     if len(value) > max_length:
         raise InvalidInput(field, f"at most {max_length} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if has_control_characters(value):
         raise InvalidInput(field, "must not contain control characters")
     return value
 
@@ -42,9 +43,27 @@ def email(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if not EMAIL.match(value):
+    if not EMAIL.match(value) or has_control_characters(value):
         raise InvalidInput("email", "not an e-mail address")
     return value
+
+
+def has_control_characters(value: str) -> bool:
+    """Control (Cc) and format (Cf) characters: NUL breaks PostgreSQL, bidi overrides mislead readers."""
+    return any(unicodedata.category(ch) in {"Cc", "Cf"} and ch not in JOINERS for ch in value)
+
+
+def is_lookup_key(value: str) -> bool:
+    """A name or id we may look up at all (bounded, printable); anything else cannot exist."""
+    return 0 < len(value) <= MAX_NAME and not has_control_characters(value)
+
+
+OBJECT_ID = re.compile(r"^[a-z][a-z0-9-]{0,40}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def is_object_id(value: str, kind: str) -> bool:
+    """``<kind>--<uuid>``, the shape of every id Accord hands out."""
+    return bool(OBJECT_ID.match(value)) and value.startswith(f"{kind}--")
 
 
 def country(value: str) -> str:

@@ -23,9 +23,25 @@ class UnsupportedDatabase(AccordError):
     """The database URL names a database or driver Accord does not run on."""
 
     def __init__(self, url: str, reason: str) -> None:
-        self.url = url
+        self.url = _without_password(url)
         self.reason = reason
-        super().__init__(f"database URL {url!r}: {reason}")
+        super().__init__(f"database URL {self.url!r}: {reason}")
+
+
+class DatabaseUnavailable(AccordError):
+    """The database could not be reached (server down, wrong host, bad credentials)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = _without_password(url)
+        self.reason = reason
+        super().__init__(f"database {self.url} unreachable: {reason}")
+
+
+def _without_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
 
 
 def normalise_url(url: str) -> str:
@@ -68,10 +84,11 @@ def make_engine(url: str) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # hide_parameters: a logged failure must not carry password hashes or personal data into server logs.
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
 
 
 class Database:

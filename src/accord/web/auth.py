@@ -9,11 +9,14 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from accord.audit.service import Disclosure, Outcome
+from accord.errors import InvalidInput
 from accord.identity.actor import Actor
 from accord.identity.errors import AuthenticationFailed
 from accord.identity.login import SessionState
+from accord.identity.validation import has_control_characters
 from accord.node import Node
 from accord.web.errors import CsrfFailed, LoginRequired
 
@@ -30,10 +33,8 @@ def node_of(request: Request) -> Node:
 
 
 def client_address(request: Request) -> str:
-    if node_of(request).settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+    # Behind a proxy, `accord serve` starts uvicorn with proxy_headers (trust_proxy_headers), which puts the
+    # proxy-reported peer here; parsing X-Forwarded-For ourselves would trust its client-written left end.
     return request.client.host if request.client else "unknown"
 
 
@@ -42,7 +43,8 @@ def cookie_secure(request: Request) -> bool:
     return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
 
-async def api_actor(request: Request) -> Actor:
+def api_actor(request: Request) -> Actor:
+    # A plain function: FastAPI runs it in its thread pool, so database work never blocks the event loop.
     """The actor behind ``Authorization: Bearer <token>``. Token use on a write is audited."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
@@ -72,7 +74,7 @@ def _session_state(request: Request) -> SessionState | None:
         return None
 
 
-async def optional_session(request: Request) -> SessionState | None:
+def optional_session(request: Request) -> SessionState | None:
     state = _session_state(request)
     request.state.session = state
     return state
@@ -80,7 +82,7 @@ async def optional_session(request: Request) -> SessionState | None:
 
 async def page_actor(request: Request) -> Actor:
     """The actor behind the session cookie; otherwise the browser is sent to the login page."""
-    state = _session_state(request)
+    state = await run_in_threadpool(_session_state, request)
     if state is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target if request.method == "GET" else "/")
@@ -112,16 +114,31 @@ ApiActor = Annotated[Actor, Depends(api_actor)]
 PageActor = Annotated[Actor, Depends(page_actor)]
 
 
-PURPOSE_HEADER = "accord-purpose"
-LEGAL_BASIS_HEADER = "accord-legal-basis"
+PURPOSE_HEADER = "Accord-Purpose"
+LEGAL_BASIS_HEADER = "Accord-Legal-Basis"
 
 
-async def disclosure_from_headers(request: Request) -> Disclosure:
-    """Purpose and legal basis of a read of personal data, from ``Accord-Purpose`` / ``Accord-Legal-Basis``."""
-    return Disclosure(
-        purpose=request.headers.get(PURPOSE_HEADER) or None,
-        legal_basis=request.headers.get(LEGAL_BASIS_HEADER) or None,
-    )
+def _header_text(request: Request, name: str) -> str | None:
+    """A free-text header as UTF-8 (HTTP hands headers over as Latin-1 bytes; clients send UTF-8)."""
+    raw = request.headers.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        text = raw.encode("latin-1").decode("utf-8").strip()
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidInput(name, "must be UTF-8 text") from None
+    if has_control_characters(text):
+        raise InvalidInput(name, "must not contain control characters")
+    return text
+
+
+def disclosure_from_headers(request: Request) -> Disclosure:
+    """Purpose (required) and legal basis of a read of personal data, from ``Accord-Purpose`` and
+    ``Accord-Legal-Basis``: data-protection rules ask why, every time (UN Convention Art. 36)."""
+    purpose = _header_text(request, PURPOSE_HEADER)
+    if purpose is None:
+        raise InvalidInput(PURPOSE_HEADER, "say why you read this personal data")
+    return Disclosure(purpose=purpose, legal_basis=_header_text(request, LEGAL_BASIS_HEADER))
 
 
 DisclosureHeaders = Annotated[Disclosure, Depends(disclosure_from_headers)]

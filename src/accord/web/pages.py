@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from accord import __version__
 from accord.identity.errors import AuthenticationFailed, LoginThrottled
@@ -73,14 +74,14 @@ def _login_page(
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str = "/") -> Response:
-    if await optional_session(request):
+def login_form(request: Request, next: str = "/") -> Response:
+    if optional_session(request):
         return RedirectResponse(safe_next(next), status_code=303)
     return _login_page(request, next_path=next)
 
 
 @router.post("/login", dependencies=[Depends(check_login_csrf)])
-async def login_submit(
+def login_submit(
     request: Request,
     username: Annotated[str, Form(max_length=MAX_FORM_TEXT)],
     password: Annotated[str, Form(max_length=MAX_FORM_TEXT)],
@@ -111,7 +112,7 @@ async def login_submit(
 
 
 @router.post("/logout")
-async def logout(request: Request, _actor: PageActor) -> Response:
+def logout(request: Request, _actor: PageActor) -> Response:
     node_of(request).login.close_session(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -124,7 +125,7 @@ async def choose_language(
     locale: Annotated[str, Form(max_length=8)],
     next: Annotated[str, Form(max_length=MAX_FORM_TEXT)] = "/",
 ) -> Response:
-    state = await optional_session(request)
+    state = await run_in_threadpool(optional_session, request)
     expected = state.csrf_token if state else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected:
         raise CsrfFailed()
@@ -138,7 +139,7 @@ async def choose_language(
 
 
 @router.get("/")
-async def dashboard(request: Request, actor: PageActor) -> Response:
+def dashboard(request: Request, actor: PageActor) -> Response:
     node = node_of(request)
     context = {
         "counts": node.identity.count_summary(actor),

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from accord.audit.errors import AuditChainBroken
@@ -27,7 +28,7 @@ from accord.identity.errors import (
     PermissionDenied,
     TokenExpiryInvalid,
 )
-from accord.store.engine import UnsupportedDatabase
+from accord.store.engine import DatabaseUnavailable, UnsupportedDatabase
 from accord.web.errors import CsrfFailed, LoginRequired
 from accord.web.rendering import pages_of
 from accord.web.security import SECURITY_HEADERS
@@ -57,6 +58,7 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     AuditChainBroken: ProblemKind(409, "audit-chain-broken", "The audit chain is broken"),
     InvalidSetting: ProblemKind(500, "misconfigured", "The node is misconfigured"),
     UnsupportedDatabase: ProblemKind(500, "misconfigured", "The node is misconfigured"),
+    DatabaseUnavailable: ProblemKind(503, "database-unavailable", "The database is unreachable"),
     NodeKeyProblem: ProblemKind(500, "node-key", "The node's key is unusable"),
 }
 
@@ -87,7 +89,7 @@ def _detail(exc: AccordError) -> str:
     # AuthenticationFailed hides its reason (unknown user vs wrong password) from the client on purpose.
     if isinstance(exc, AuthenticationFailed):
         return "Missing, wrong, expired or revoked credentials."
-    if isinstance(exc, InvalidSetting | UnsupportedDatabase | NodeKeyProblem):
+    if isinstance(exc, InvalidSetting | UnsupportedDatabase | NodeKeyProblem | DatabaseUnavailable):
         return "The node cannot serve this request; its operator has been told in the server log."
     return str(exc)
 
@@ -157,6 +159,14 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def database_error(request: Request, exc: Exception) -> Response:
+    # A lost connection or a lock held past the busy timeout: the node is up, its database is not answering.
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(
+        request, 503, "database-unavailable", "The database is unreachable", "Try again shortly.", None
+    )
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     response = problem_response(
@@ -173,4 +183,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AccordError, accord_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OperationalError, database_error)
     app.add_exception_handler(Exception, unexpected_error)
