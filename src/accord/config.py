@@ -76,6 +76,18 @@ class Settings:
     trust_proxy_headers: bool = _setting(
         False, "Believe X-Forwarded-For/-Proto from a reverse proxy (only behind one you run)."
     )
+    intel_default_tlp: str = _setting(
+        "amber",
+        "TLP given to imported objects that carry no TLP marking.",
+        choices=("clear", "green", "amber", "amber+strict", "red"),
+    )
+    intel_amber_audience: str = _setting(
+        "law_enforcement,central_authority,point_of_contact,cert,international_org",
+        "Party kinds, comma-separated, that see other parties' TLP:AMBER intelligence (national policy).",
+    )
+    intel_max_bundle_bytes: int = _setting(
+        50 * 1024 * 1024, "Largest STIX bundle accepted over HTTP (the CLI streams files of any size).", minimum=1024
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, metadata={"internal": True})
 
     @property

@@ -20,6 +20,9 @@ from accord.identity.login import LoginPolicy, LoginService
 from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_keys, load_node_keys
 from accord.identity.service import IdentityService, TokenPolicy
 from accord.ids import IdSource, RandomIds
+from accord.intel.markings import parse_audience
+from accord.intel.service import IntelPolicy, IntelService
+from accord.intel.vocabulary import parse_tlp
 from accord.store import migrate
 from accord.store.engine import Database, DatabaseUnavailable, make_engine
 
@@ -42,6 +45,7 @@ class Node:
     audit: AuditLog
     identity: IdentityService
     login: LoginService
+    intel: IntelService
     _keys: NodeKeys | None = field(default=None, repr=False)
 
     @property
@@ -87,7 +91,20 @@ def open_node(
             session_max_age_seconds=settings.session_max_age_seconds,
         ),
     )
-    return Node(settings=settings, db=db, clock=clock, ids=ids, audit=audit, identity=identity, login=login)
+    intel = IntelService(
+        db,
+        clock,
+        audit,
+        identity,
+        IntelPolicy(
+            default_tlp=parse_tlp(settings.intel_default_tlp),
+            amber_audience=parse_audience(settings.intel_amber_audience),
+            node_country=settings.node_country or None,
+        ),
+    )
+    return Node(
+        settings=settings, db=db, clock=clock, ids=ids, audit=audit, identity=identity, login=login, intel=intel
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from accord.audit.service import Disclosure
 from accord.cli.main import run
 from accord.config import load_settings
 from accord.node import open_node
@@ -268,8 +269,11 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
 
 def test_demo_seeds_three_countries_and_refuses_to_wipe_other_folders(tmp_path: Path, capsys) -> None:
     folder = tmp_path / "demo"
-    assert run(["demo", "--dir", str(folder), "--seed-only"]) == 0
+    no_attack = tmp_path / "no-data"  # ATT&CK import is covered elsewhere; keep this test quick
+    no_attack.mkdir()
+    assert run(["demo", "--dir", str(folder), "--seed-only", "--data-dir", str(no_attack)]) == 0
     out = capsys.readouterr().out
+    assert "Intelligence: 0 ATT&CK objects, 11 scam reports" in out
     logins = [line.split()[:2] for line in out.splitlines() if line.startswith("  ")]
     assert len(logins) == 7
     node = open_node(load_settings(env={}, overrides={"home": folder, "database_url": ""}))
@@ -278,9 +282,11 @@ def test_demo_seeds_three_countries_and_refuses_to_wipe_other_folders(tmp_path: 
         admin = node.login.login(admin_name, admin_password, "127.0.0.1")
         assert {p.country for p in node.identity.list_parties(admin)} == {"VN", "PH", "GH", "SG"}
         assert node.audit.verify().entries > 19
+        hits = node.intel.search(admin, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", Disclosure(purpose="test"))
+        assert {hit.country for hit in hits.hits} == {"VN", "PH"}  # reported on both sides of a border
     finally:
         node.close()
-    assert run(["demo", "--dir", str(folder), "--seed-only"]) == 0  # a demo folder is recreated
+    assert run(["demo", "--dir", str(folder), "--seed-only", "--data-dir", str(no_attack)]) == 0  # recreated
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "keep.txt").write_text("data")

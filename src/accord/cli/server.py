@@ -10,12 +10,16 @@ import typer
 import uvicorn
 
 from accord.cli.context import ctx_of, operator
+from accord.demo.intel import seed_intel
 from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
 from accord.errors import InvalidInput
 from accord.node import init_node, open_node
 from accord.web.app import create_app
 
-DEMO_MARKER = ".accord-demo"  # only a folder holding this file is ever wiped by accord demo
+DEMO_MARKER = ".accord-demo"
+DEFAULT_DATA_DIR = Path(
+    "../shared/data"
+)  # the project's shared data sets, beside the checkout  # only a folder holding this file is ever wiped by accord demo
 
 
 def serve(
@@ -44,9 +48,14 @@ def demo(
         "var/demo"
     ),
     seed_only: Annotated[bool, typer.Option("--seed-only", help="Create and seed the node, do not serve it.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder with MITRE ATT&CK in STIX 2.1 (default: ../shared/data if present).")
+    ] = None,
 ) -> None:
     """Create a fresh demo node on SQLite with parties and users from three countries, then serve it."""
     home = folder.resolve()
+    if data_dir is None and DEFAULT_DATA_DIR.exists():
+        data_dir = DEFAULT_DATA_DIR
     if home.exists():
         if not (home / DEMO_MARKER).exists():
             raise InvalidInput("--dir", f"{home} exists and is not an Accord demo folder; refusing to wipe it")
@@ -59,11 +68,14 @@ def demo(
     settings = ctx_of(ctx).settings(home=home, database_url="", host="127.0.0.1", port=port)
     node = open_node(settings)
     try:
-        logins = seed_identity(node.identity, operator())
+        logins, party_ids = seed_identity(node.identity, operator())
+        typer.echo("Importing demo intelligence (MITRE ATT&CK and scam reports)...")
+        intel = seed_intel(node.intel, operator(), party_ids, data_dir)
     finally:
         node.close()
     url = f"http://127.0.0.1:{port}/"
     typer.echo(f"Demo node: {settings.node_name} ({settings.node_country}) in {home}")
+    typer.echo(f"Intelligence: {intel.attack_objects} ATT&CK objects, {intel.scam_reports} scam reports")
     typer.echo("Logins (passwords are new on every run):")
     for login in logins:
         typer.echo(f"  {login.username:<12} {login.password}   {', '.join(login.roles)} — {login.party}")

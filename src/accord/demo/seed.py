@@ -53,7 +53,8 @@ class DemoLogin:
     roles: list[str]
 
 
-def seed_identity(identity: IdentityService, operator: Actor) -> list[DemoLogin]:
+def seed_identity(identity: IdentityService, operator: Actor) -> tuple[list[DemoLogin], dict[str, str]]:
+    """Create the parties and users; returns the logins and the party ids by name."""
     parties = [identity.add_party(operator, name, kind, country) for name, kind, country in PARTIES]
     logins = []
     for username, full_name, party_index, roles in USERS:
@@ -61,4 +62,4 @@ def seed_identity(identity: IdentityService, operator: Actor) -> list[DemoLogin]
         if password is None:  # pragma: no cover - add_user generates one when none is given
             raise RuntimeError("expected a generated password")
         logins.append(DemoLogin(user.username, password, parties[party_index].name, roles))
-    return logins
+    return logins, {party.name: party.id for party in parties}

@@ -21,6 +21,7 @@ class Actor:
     scopes: frozenset[Scope] | None
     via: str  # "session", "token" or "operator"
     token_id: str | None = None
+    party_kind: str | None = None
 
     @property
     def permissions(self) -> frozenset[Permission]:

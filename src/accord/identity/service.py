@@ -61,6 +61,7 @@ def actor_for(user: User, *, via: str, scopes: frozenset[Scope] | None = None, t
         scopes=scopes,
         via=via,
         token_id=token_id,
+        party_kind=user.party.kind,
     )
 
 
@@ -135,6 +136,11 @@ class IdentityService:
         with self._db.reading() as session:
             rows = session.scalars(select(Party).order_by(Party.country, Party.name).limit(MAX_LIST))
             return [party_view(r) for r in rows]
+
+    def get_party(self, key: str) -> PartyView:
+        """A party by id or name (directory data, for other services). Raises NotFound."""
+        with self._db.reading() as session:
+            return party_view(self.find_party(session, key))
 
     def find_party(self, session: Session, key: str) -> Party:
         if not validation.is_lookup_key(key):

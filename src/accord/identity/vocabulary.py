@@ -42,15 +42,18 @@ class Permission(StrEnum):
     VIEW_DIRECTORY = "view_directory"
     READ_AUDIT = "read_audit"
     VERIFY_AUDIT = "verify_audit"
+    READ_INTEL = "read_intel"
+    SUBMIT_INTEL = "submit_intel"
 
 
 # Auditors read the audit log but change nothing; admins run the node. Later domains add their permissions here.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.ANALYST: frozenset({Permission.VIEW_DIRECTORY}),
-    Role.POINT_OF_CONTACT: frozenset({Permission.VIEW_DIRECTORY}),
-    Role.CENTRAL_AUTHORITY: frozenset({Permission.VIEW_DIRECTORY}),
-    Role.PARTNER: frozenset(),
+    Role.ANALYST: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
+    Role.POINT_OF_CONTACT: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
+    Role.CENTRAL_AUTHORITY: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL}),
+    # Banks, exchanges and telecoms report what they see and read what markings let them (TLP:CLEAR/GREEN).
+    Role.PARTNER: frozenset({Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
     Role.AUDITOR: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_AUDIT, Permission.VERIFY_AUDIT}),
 }
 
@@ -61,4 +64,6 @@ PERMISSION_SCOPE: dict[Permission, Scope] = {
     Permission.VIEW_DIRECTORY: Scope.READ,
     Permission.READ_AUDIT: Scope.READ,
     Permission.VERIFY_AUDIT: Scope.READ,
+    Permission.READ_INTEL: Scope.READ,
+    Permission.SUBMIT_INTEL: Scope.WRITE,
 }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import accord.audit.models
-import accord.identity.models  # noqa: F401 - imported for their tables
+import accord.identity.models
+import accord.intel.models  # noqa: F401 - imported for their tables
 from accord.store.base import Base
 
 metadata = Base.metadata

@@ -17,6 +17,7 @@ from accord.config import Settings
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
+from accord.intel import routes as intel_routes
 from accord.node import Node, open_node
 from accord.web import pages as shell_pages
 from accord.web import problems
@@ -78,10 +79,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(shell_pages.health)
     app.include_router(identity_routes.router, prefix="/api/v1")
     app.include_router(audit_routes.router, prefix="/api/v1")
+    app.include_router(intel_routes.router, prefix="/api/v1")
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.add_middleware(ChooseLocale, default=settings.default_locale)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={intel_routes.BUNDLES_PATH: settings.intel_max_bundle_bytes},
+    )
     app.add_middleware(SecurityHeaders)
     return app

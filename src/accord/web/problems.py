@@ -28,6 +28,8 @@ from accord.identity.errors import (
     PermissionDenied,
     TokenExpiryInvalid,
 )
+from accord.intel.errors import InvalidBundle
+from accord.intel.normalise import InvalidIdentifier
 from accord.store.engine import DatabaseUnavailable, UnsupportedDatabase
 from accord.web.errors import CsrfFailed, LoginRequired
 from accord.web.rendering import pages_of
@@ -56,6 +58,8 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     PermissionDenied: ProblemKind(403, "forbidden", "Not allowed"),
     CsrfFailed: ProblemKind(403, "csrf-failed", "Anti-forgery check failed"),
     AuditChainBroken: ProblemKind(409, "audit-chain-broken", "The audit chain is broken"),
+    InvalidBundle: ProblemKind(422, "invalid-bundle", "Not a STIX 2.1 bundle"),
+    InvalidIdentifier: ProblemKind(422, "invalid-identifier", "The identifier does not check out"),
     InvalidSetting: ProblemKind(500, "misconfigured", "The node is misconfigured"),
     UnsupportedDatabase: ProblemKind(500, "misconfigured", "The node is misconfigured"),
     DatabaseUnavailable: ProblemKind(503, "database-unavailable", "The database is unreachable"),
@@ -82,6 +86,8 @@ def problem_fields(exc: AccordError) -> dict[str, Any]:
         return {"retry_after": exc.retry_after}
     if isinstance(exc, AuditChainBroken):
         return {"seq": exc.seq, "field": exc.field}
+    if isinstance(exc, InvalidIdentifier):
+        return {"errors": [{"field": "value", "reason": exc.reason}], "kind": exc.kind}
     return {}
 
 

@@ -55,27 +55,29 @@ def _too_large(limit: int) -> HTTPException:
 class BodyLimit:
     """Refuses bodies over ``max_bytes``: by Content-Length up front, and by counting when the body is streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # exact paths that declare their own limit (bundle uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), b"")
-        too_large = declared.isdigit() and int(declared) > self.max_bytes
+        too_large = declared.isdigit() and int(declared) > limit
         seen = 0
 
         async def counting_receive() -> Message:
             nonlocal seen
             if too_large:  # refuse before reading a byte of it
-                raise _too_large(self.max_bytes)
+                raise _too_large(limit)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _too_large(self.max_bytes)
+                if seen > limit:
+                    raise _too_large(limit)
             return message
 
         await self.app(scope, counting_receive, send)

@@ -1,0 +1,112 @@
+"""``accord intel import`` (streaming, any size) and ``accord intel export``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import ijson
+import typer
+
+from accord.audit.service import Disclosure
+from accord.cli.context import ctx_of, operator
+from accord.errors import InvalidInput
+from accord.intel.errors import InvalidBundle
+from accord.intel.vocabulary import Tlp, parse_tlp
+
+intel_app = typer.Typer(help="STIX 2.1 intelligence.", no_args_is_help=True)
+MAX_FAILURES_SHOWN = 20
+
+
+class _Progress:
+    """A file wrapper that moves a progress bar as bytes are read (ijson reads in chunks)."""
+
+    def __init__(self, handle: IO[bytes], bar: Any) -> None:
+        self._handle = handle
+        self._bar = bar
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._handle.read(size)
+        self._bar.update(len(chunk))
+        return chunk
+
+
+def _objects(path: Path, bar: Any) -> Iterator[Any]:
+    """The bundle's objects one at a time: a 500 MB bundle never sits whole in memory."""
+    try:
+        with path.open("rb") as handle:
+            yield from ijson.items(_Progress(handle, bar), "objects.item", use_float=True)
+    except ijson.JSONError as exc:
+        raise InvalidBundle(f"{path}: {exc}") from None
+
+
+@intel_app.command("import")
+def import_files(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="STIX 2.1 bundle files.", exists=True, dir_okay=False)],
+    party: Annotated[str, typer.Option(help="The party (name or id) that owns this intelligence.")],
+    tlp: Annotated[
+        str | None, typer.Option(help="TLP for objects without a marking (default: intel_default_tlp).")
+    ] = None,
+) -> None:
+    """Import bundles; prints a line per file and the first failures with their object ids."""
+    try:
+        chosen: Tlp | None = parse_tlp(tlp) if tlp else None
+    except ValueError:
+        raise InvalidInput("--tlp", "one of clear, green, amber, amber+strict, red") from None
+    node = ctx_of(ctx).node()
+    failed = 0
+    try:
+        owner = node.identity.get_party(party).id  # a wrong party fails before any progress bar is drawn
+        for path in files:
+            with typer.progressbar(length=path.stat().st_size, label=path.name, file=sys.stderr) as bar:
+                report = node.intel.import_objects(
+                    operator(), _objects(path, bar), tlp=chosen, owner=owner, source=f"file {path.name}"
+                )
+            typer.echo(
+                f"{path}: {report.total} objects, {len(report.successes) - report.duplicates} stored, "
+                f"{report.duplicates} already known, {len(report.failures)} failed"
+            )
+            for failure in report.failures[:MAX_FAILURES_SHOWN]:
+                typer.echo(f"  {failure['id']}: {failure['message']}", err=True)
+            failed += len(report.failures)
+    finally:
+        node.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@intel_app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[str, typer.Option(help="Bundle file to write, or '-' for standard output.")],
+    purpose: Annotated[str, typer.Option(help="Why the intelligence is exported (audited).")],
+    type_: Annotated[list[str] | None, typer.Option("--type", help="Only these STIX types; repeatable.")] = None,
+) -> None:
+    """Write the latest version of every object as one STIX 2.1 bundle (never overwriting a file)."""
+    handle: IO[str]
+    if out == "-":
+        handle = sys.stdout
+    else:
+        try:
+            handle = Path(out).open("x", encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput("--out", f"cannot create {out}: {exc.strerror or exc}") from None
+    node = ctx_of(ctx).node()
+    count = 0
+    try:
+        objects = node.intel.export(operator(), Disclosure(purpose=purpose), types=type_)
+        handle.write(f'{{"type": "bundle", "id": "{node.ids.new_id("bundle")}", "objects": [\n')
+        for item in objects:
+            handle.write(("," if count else "") + json.dumps(item, ensure_ascii=False) + "\n")
+            count += 1
+        handle.write("]}\n")
+    finally:
+        node.close()
+        if handle is not sys.stdout:
+            handle.close()
+    if out != "-":
+        typer.echo(f"exported {count} objects to {out}")

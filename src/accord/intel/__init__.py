@@ -1,0 +1,1 @@
+"""Intelligence: STIX 2.1 store, scam identifiers, markings."""

@@ -1,0 +1,347 @@
+"""The intelligence store: import STIX 2.1, read it back under TLP 2.0, search by any identifier.
+
+Every read path goes through ``_visible`` (markings) and writes an audit entry, because STIX objects
+about scams carry personal data (victims' and suspects' phone numbers and accounts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, false, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from accord.audit.service import AuditLog, Disclosure
+from accord.canonical_json import canonical_bytes
+from accord.clock import Clock
+from accord.errors import InvalidInput, NotFound
+from accord.identity.actor import Actor
+from accord.identity.service import IdentityService
+from accord.identity.vocabulary import Permission
+from accord.intel.ingest import Accepted, check_batch
+from accord.intel.markings import can_see, visible_tlps
+from accord.intel.models import IntelObject, Observable, Posting
+from accord.intel.normalise import InvalidIdentifier, detect, normalise
+from accord.intel.vocabulary import Tlp
+from accord.store.bulk import insert_missing, upsert
+from accord.store.engine import Database
+
+BATCH = 500  # objects per transaction: big enough for executemany, small enough to keep locks short
+MAX_SEARCH_HITS = 200
+MAX_EXPORT = 100_000
+
+
+@dataclass(frozen=True)
+class IntelPolicy:
+    default_tlp: Tlp
+    amber_audience: tuple[str, ...]
+    node_country: str | None = None  # the region for national-format phone numbers when the caller has none
+
+
+@dataclass
+class ImportReport:
+    """Per-object outcome, shaped like a TAXII 2.1 status resource (successes, failures, pendings)."""
+
+    total: int = 0
+    successes: list[dict[str, str]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def status(self) -> str:
+        return "complete"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    stix_id: str
+    stix_type: str
+    tlp: str
+    owner_party_id: str
+    country: str
+    first_seen: str
+    last_seen: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    kind: str
+    canonical: str
+    hits: list[SearchHit]
+
+
+class IntelService:
+    def __init__(
+        self, db: Database, clock: Clock, audit: AuditLog, identity: IdentityService, policy: IntelPolicy
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._audit = audit
+        self._identity = identity
+        self._policy = policy
+
+    # -- import -------------------------------------------------------------------------------------------
+
+    def import_objects(
+        self, actor: Actor, objects: Iterable[Any], *, tlp: Tlp | None = None, owner: str | None = None, source: str
+    ) -> ImportReport:
+        """Check and store objects in batches. Objects without a TLP marking get ``tlp`` (or the node default).
+
+        The owner is the caller's party (the local operator must name one). Duplicates (same id and modified)
+        are no-ops. Raises PermissionDenied, NotFound (owner), InvalidInput.
+        """
+        self._identity.authorize(actor, Permission.SUBMIT_INTEL)
+        owner_key = owner or actor.party_id
+        if owner_key is None:
+            raise InvalidInput("party", "say which party owns this intelligence")
+        if owner and actor.via != "operator" and owner not in {actor.party_id, actor.party_name}:
+            raise InvalidInput("party", "you can only submit for your own party")
+        party = self._identity.get_party(owner_key)
+        report = ImportReport()
+        batch: list[Any] = []
+        for candidate in objects:
+            batch.append(candidate)
+            if len(batch) >= BATCH:
+                self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, report)
+                batch = []
+        if batch:
+            self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, report)
+        self._audit.record(
+            actor.audit_ref(),
+            "intel.import",
+            object_type="party",
+            object_id=party.id,
+            details={
+                "source": source[:200],
+                "total": report.total,
+                "stored": len(report.successes) - report.duplicates,
+                "duplicates": report.duplicates,
+                "failed": len(report.failures),
+            },
+        )
+        return report
+
+    def _import_batch(self, batch: list[Any], default_tlp: Tlp, owner: str, country: str, report: ImportReport) -> None:
+        now = self._clock.now()
+        checked = check_batch(batch, default_tlp, country, now)
+        report.total += len(batch)
+        report.failures += [{"id": object_id, "message": reason} for object_id, reason in checked.failures]
+        if not checked.accepted:
+            return
+        with self._db.writing() as session:
+            fresh = self._new_versions(session, checked.accepted)
+            report.duplicates += len(checked.accepted) - len(fresh)
+            for item in checked.accepted:
+                report.successes.append({"id": item.checked.stix_id, "version": item.checked.modified})
+            if not fresh:
+                return
+            session.execute(
+                insert(IntelObject),
+                [
+                    {
+                        "stix_id": a.checked.stix_id,
+                        "stix_type": a.checked.stix_type,
+                        "spec_version": a.checked.spec_version,
+                        "modified": a.checked.modified,
+                        "modified_at": a.checked.modified_at,
+                        "revoked": a.checked.revoked,
+                        "is_latest": False,
+                        "tlp": str(a.tlp),
+                        "owner_party_id": owner,
+                        "added_at": now,
+                        "content": canonical_bytes(a.checked.content).decode(),
+                    }
+                    for a in fresh
+                ],
+            )
+            ids = sorted({a.checked.stix_id for a in fresh})
+            self._mark_latest(session, ids)
+            self._index(session, fresh, owner, country, now)
+
+    @staticmethod
+    def _new_versions(session: Session, accepted: list[Accepted]) -> list[Accepted]:
+        keys = {(a.checked.stix_id, a.checked.modified) for a in accepted}
+        ids = sorted({stix_id for stix_id, _ in keys})
+        stored = session.execute(select(IntelObject.stix_id, IntelObject.modified).where(IntelObject.stix_id.in_(ids)))
+        fresh: list[Accepted] = []
+        seen: set[tuple[str, str]] = {(row[0], row[1]) for row in stored}
+        for item in accepted:
+            key = (item.checked.stix_id, item.checked.modified)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(item)
+        return fresh
+
+    @staticmethod
+    def _mark_latest(session: Session, ids: list[str]) -> None:
+        """Exactly one version per id is the latest: the greatest ``modified`` (one read and two updates a batch)."""
+        newest: dict[str, tuple[Any, int]] = {}
+        rows = session.execute(
+            select(IntelObject.seq, IntelObject.stix_id, IntelObject.modified_at).where(IntelObject.stix_id.in_(ids))
+        )
+        for seq, stix_id, modified_at in rows:
+            best = newest.get(stix_id)
+            if best is None or (modified_at, seq) > best:
+                newest[stix_id] = (modified_at, seq)
+        session.execute(update(IntelObject).where(IntelObject.stix_id.in_(ids)).values(is_latest=False))
+        latest = [seq for _at, seq in newest.values()]
+        session.execute(update(IntelObject).where(IntelObject.seq.in_(latest)).values(is_latest=True))
+
+    def _index(self, session: Session, fresh: list[Accepted], owner: str, country: str, now: Any) -> None:
+        pairs = {(i.kind, i.value) for a in fresh for i in a.identifiers}
+        if not pairs:
+            return
+        insert_missing(session, Observable, [{"kind": k, "value": v} for k, v in sorted(pairs)], ["kind", "value"])
+        by_pair: dict[tuple[str, str], int] = {}
+        for kind in {k for k, _ in pairs}:
+            values = [v for k, v in pairs if k == kind]
+            for observable_id, value in session.execute(
+                select(Observable.id, Observable.value).where(Observable.kind == kind, Observable.value.in_(values))
+            ):
+                by_pair[(kind, value)] = observable_id
+        rows = {}
+        for item in fresh:
+            for ident in item.identifiers:
+                key = (by_pair[(ident.kind, ident.value)], item.checked.stix_id)
+                rows[key] = {
+                    "observable_id": key[0],
+                    "stix_id": key[1],
+                    "owner_party_id": owner,
+                    "country": country,
+                    "tlp": str(item.tlp),
+                    "raw": ident.raw,
+                    "first_seen": now,
+                    "last_seen": now,
+                }
+        upsert(session, Posting, list(rows.values()), ["observable_id", "stix_id"], ["tlp", "last_seen"])
+
+    # -- reads (every one filtered by markings and audited) -------------------------------------------------
+
+    def _visibility(self, actor: Actor) -> Any:
+        """A SQL condition: rows of intel_objects (or postings) this actor may see."""
+        if actor.via == "operator":
+            return None
+        levels = [str(t) for t in visible_tlps(actor, actor.party_kind, self._policy.amber_audience)]
+        return levels
+
+    def _can_see(self, actor: Actor, owner: str, tlp: str) -> bool:
+        return can_see(actor, actor.party_kind, self._policy.amber_audience, owner, tlp)
+
+    def get_object(
+        self, actor: Actor, stix_id: str, disclosure: Disclosure, version: str | None = None
+    ) -> dict[str, Any]:
+        """The latest (or the given) version. An object the actor may not see is NotFound, like a missing one."""
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        if len(stix_id) > 300:
+            raise NotFound("object", stix_id[:80])
+        with self._db.writing() as session:
+            statement = select(IntelObject).where(IntelObject.stix_id == stix_id)
+            statement = (
+                statement.where(IntelObject.modified == version)
+                if version is not None
+                else statement.where(IntelObject.is_latest.is_(True))
+            )
+            row = session.scalars(statement).first()
+            if row is None or not self._can_see(actor, row.owner_party_id, row.tlp):
+                raise NotFound("object", stix_id)
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "intel.read",
+                object_type=row.stix_type,
+                object_id=stix_id,
+                disclosure=disclosure,
+            )
+            content: dict[str, Any] = json.loads(row.content)
+            return content
+
+    def versions(self, actor: Actor, stix_id: str) -> list[str]:
+        """Every stored version of a visible object, oldest first."""
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        with self._db.reading() as session:
+            rows = session.execute(
+                select(IntelObject.modified, IntelObject.owner_party_id, IntelObject.tlp)
+                .where(IntelObject.stix_id == stix_id[:300])
+                .order_by(IntelObject.modified_at, IntelObject.seq)
+            ).all()
+        visible = [modified for modified, owner, tlp in rows if self._can_see(actor, owner, tlp)]
+        if not visible:
+            raise NotFound("object", stix_id[:80])
+        return visible
+
+    def search(self, actor: Actor, raw: str, disclosure: Disclosure, kind: str | None = None) -> SearchResult:
+        """Normalise ``raw`` (typed or detected) and list the visible objects that hold it.
+
+        Raises InvalidIdentifier when the value does not parse, PermissionDenied.
+        """
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        region = actor.country or self._policy.node_country
+        canonical = normalise(kind, raw, default_region=region) if kind else detect(raw, default_region=region)
+        with self._db.writing() as session:
+            statement = (
+                select(Posting, IntelObject.stix_type)
+                .join(Observable, Observable.id == Posting.observable_id)
+                .join(IntelObject, and_(IntelObject.stix_id == Posting.stix_id, IntelObject.is_latest.is_(True)))
+                .where(Observable.kind == str(canonical.kind), Observable.value == canonical.value)
+                .where(IntelObject.revoked.is_(False))
+                .order_by(Posting.last_seen.desc())
+            )
+            levels = self._visibility(actor)
+            if levels is not None:
+                mine = Posting.owner_party_id == actor.party_id if actor.party_id else false()
+                statement = statement.where(or_(Posting.tlp.in_(levels), mine))
+            hits = [
+                SearchHit(
+                    stix_id=posting.stix_id,
+                    stix_type=stix_type,
+                    tlp=posting.tlp,
+                    owner_party_id=posting.owner_party_id,
+                    country=posting.country,
+                    first_seen=posting.first_seen.isoformat(),
+                    last_seen=posting.last_seen.isoformat(),
+                )
+                for posting, stix_type in session.execute(statement.limit(MAX_SEARCH_HITS))
+            ]
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "intel.search",
+                object_type=str(canonical.kind),
+                disclosure=disclosure,
+                details={"hits": len(hits)},
+            )
+        return SearchResult(kind=str(canonical.kind), canonical=canonical.value, hits=hits)
+
+    def export(
+        self, actor: Actor, disclosure: Disclosure, *, types: list[str] | None = None, limit: int = MAX_EXPORT
+    ) -> Iterator[dict[str, Any]]:
+        """Latest versions the actor may see, as STIX objects, oldest added first (for a bundle)."""
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        if not 1 <= limit <= MAX_EXPORT:
+            raise InvalidInput("limit", f"between 1 and {MAX_EXPORT}")
+        self._audit.record(
+            actor.audit_ref(),
+            "intel.export",
+            object_type="bundle",
+            disclosure=disclosure,
+            details={"types": types or [], "limit": limit},
+        )
+        statement = select(IntelObject.content).where(IntelObject.is_latest.is_(True)).order_by(IntelObject.seq)
+        if types:
+            statement = statement.where(IntelObject.stix_type.in_(types[:50]))
+        levels = self._visibility(actor)
+        if levels is not None:
+            mine = IntelObject.owner_party_id == actor.party_id if actor.party_id else false()
+            statement = statement.where(or_(IntelObject.tlp.in_(levels), mine))
+        return self._stream(statement.limit(limit))
+
+    def _stream(self, statement: Any) -> Iterator[dict[str, Any]]:
+        with self._db.reading() as session:
+            for (content,) in session.execute(statement):
+                yield json.loads(content)
+
+
+__all__ = ["ImportReport", "IntelPolicy", "IntelService", "InvalidIdentifier", "SearchResult"]
