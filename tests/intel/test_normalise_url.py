@@ -145,6 +145,7 @@ def test_url_details_carry_the_registered_domain_under_private_suffixes() -> Non
         ("http://[::1/", "'['"),
         ("http://[not:an:address]/", "IPv6"),
         ("http://fe80::1/", "brackets"),
+        ("http://.[.0/", "not a bracketed IPv6"),  # found by fuzzing: the dots hid the '[' on the first pass
         ("http://example.com/" + "a" * 4096, "4096"),
     ],
 )

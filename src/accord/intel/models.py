@@ -59,3 +59,14 @@ class Posting(Base):
     raw: Mapped[str] = mapped_column(String(MAX_VALUE_LENGTH))
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ImportStatus(Base):
+    """The outcome of one import, kept so a TAXII client can fetch it again (TAXII 2.1 section 4.3)."""
+
+    __tablename__ = "intel_import_status"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    body: Mapped[str] = mapped_column(Text)  # the status resource as JSON

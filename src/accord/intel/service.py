@@ -21,9 +21,10 @@ from accord.errors import InvalidInput, NotFound
 from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
+from accord.intel.collections import ObjectFilter, StoredVersion, versions_statement
 from accord.intel.ingest import Accepted, check_batch
 from accord.intel.markings import can_see, visible_tlps
-from accord.intel.models import IntelObject, Observable, Posting
+from accord.intel.models import ImportStatus, IntelObject, Observable, Posting
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
 from accord.intel.vocabulary import Tlp
 from accord.store.bulk import insert_missing, upsert
@@ -220,6 +221,10 @@ class IntelService:
 
     # -- reads (every one filtered by markings and audited) -------------------------------------------------
 
+    @property
+    def amber_audience(self) -> tuple[str, ...]:
+        return self._policy.amber_audience
+
     def _visibility(self, actor: Actor) -> Any:
         """A SQL condition: rows of intel_objects (or postings) this actor may see."""
         if actor.via == "operator":
@@ -342,6 +347,46 @@ class IntelService:
         with self._db.reading() as session:
             for (content,) in session.execute(statement):
                 yield json.loads(content)
+
+    # -- collections (TAXII) -------------------------------------------------------------------------------
+
+    def collection_page(
+        self, actor: Actor, flt: ObjectFilter, disclosure: Disclosure
+    ) -> tuple[list[StoredVersion], bool]:
+        """One page of object versions in a TLP collection, oldest added first; True when more follow."""
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        with self._db.writing() as session:
+            rows = list(session.scalars(versions_statement(actor, flt, self._policy.amber_audience)))
+            more = len(rows) > flt.limit
+            page = [StoredVersion(r.seq, r.stix_id, r.modified, r.added_at, r.content) for r in rows[: flt.limit]]
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "intel.collection.read",
+                object_type="collection",
+                object_id=str(flt.tlp),
+                disclosure=disclosure,
+                details={"objects": len(page)},
+            )
+        return page, more
+
+    def save_status(self, actor: Actor, status_id: str, body: dict[str, Any]) -> None:
+        if actor.party_id is None:
+            raise InvalidInput("party", "only users of a party import over TAXII")
+        with self._db.writing() as session:
+            session.add(
+                ImportStatus(id=status_id, party_id=actor.party_id, created_at=self._clock.now(), body=json.dumps(body))
+            )
+
+    def get_status(self, actor: Actor, status_id: str) -> dict[str, Any]:
+        """A status resource of an import by the caller's party. Raises NotFound."""
+        self._identity.authorize(actor, Permission.SUBMIT_INTEL)
+        with self._db.reading() as session:
+            row = session.get(ImportStatus, status_id[:64])
+            if row is None or (actor.via != "operator" and row.party_id != actor.party_id):
+                raise NotFound("status", status_id[:80])
+            body: dict[str, Any] = json.loads(row.body)
+            return body
 
 
 __all__ = ["ImportReport", "IntelPolicy", "IntelService", "InvalidIdentifier", "SearchResult"]

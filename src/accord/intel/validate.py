@@ -17,6 +17,7 @@ from typing import Any
 import stix2
 from stix2.exceptions import STIXError
 
+from accord.errors import InvalidInput
 from accord.intel import extensions
 from accord.intel.errors import InvalidStix
 
@@ -38,6 +39,14 @@ class CheckedObject:
     modified_at: datetime
     revoked: bool
     content: dict[str, Any]
+
+
+def parse_timestamp(field: str, name: str, value: Any) -> datetime:
+    """A STIX/TAXII timestamp (RFC 3339, UTC, 'Z') for a query parameter. Raises InvalidInput."""
+    try:
+        return _timestamp(field, name, value)
+    except InvalidStix:
+        raise InvalidInput(field, "must be a timestamp like 2026-11-23T09:00:00.000Z") from None
 
 
 def _timestamp(object_id: str, name: str, value: Any) -> datetime:

@@ -19,6 +19,7 @@ from accord.identity import routes as identity_routes
 from accord.ids import IdSource
 from accord.intel import routes as intel_routes
 from accord.node import Node, open_node
+from accord.taxii import routes as taxii_routes
 from accord.web import pages as shell_pages
 from accord.web import problems
 from accord.web.i18n import choose_locale
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(identity_routes.router, prefix="/api/v1")
     app.include_router(audit_routes.router, prefix="/api/v1")
     app.include_router(intel_routes.router, prefix="/api/v1")
+    app.include_router(taxii_routes.router)
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)

@@ -38,6 +38,7 @@ from accord.web.security import SECURITY_HEADERS
 log = logging.getLogger("accord.web")
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:accord:problem:"  # documented in docs/api.md
+TAXII_ERROR_MEDIA = "application/taxii+json;version=2.1"
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,25 @@ def problem_response(
         headers["WWW-Authenticate"] = 'Bearer realm="accord"'
     if "retry_after" in body:
         headers["Retry-After"] = str(body["retry_after"])
+    if request.url.path.startswith("/taxii2/"):
+        return taxii_error(status, title, detail, body, headers)
     if wants_html(request):
         return pages_of(request).render(
             request, "web/error.html", {"problem": body}, status_code=status, headers=headers
         )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def taxii_error(status: int, title: str, detail: str, problem: dict[str, Any], headers: dict[str, str]) -> Response:
+    """TAXII routes answer with the TAXII 2.1 error resource (section 3.6.1), not problem+json."""
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="accord-taxii", Bearer realm="accord-taxii"'
+    body: dict[str, Any] = {"title": title, "description": detail, "http_status": str(status)}
+    if problem.get("type", "about:blank") != "about:blank":
+        body["error_code"] = str(problem["type"]).removeprefix(TYPE_BASE)
+    if "errors" in problem:
+        body["details"] = {"errors": problem["errors"]}
+    return JSONResponse(body, status_code=status, media_type=TAXII_ERROR_MEDIA, headers=headers)
 
 
 async def accord_error(request: Request, exc: Exception) -> Response:
