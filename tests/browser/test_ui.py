@@ -112,3 +112,41 @@ def test_phone_screen_menu_and_vietnamese(server: str, browser, world: World, re
     page.screenshot(path=str(ARTIFACTS / f"phone-users-vi-{backend}.png"), full_page=True)
     assert problems == [], problems
     context.close()
+
+
+def test_search_an_identifier_and_import_a_bundle(server: str, browser, world: World, node, request, tmp_path) -> None:
+    import json
+
+    from tests.intel.conftest import TLP_GREEN, bundle, indicator
+
+    backend = request.node.callspec.params["database_url"]
+    analyst = node.identity.authenticate_token(world.tokens["analyst"])
+    node.intel.import_objects(
+        analyst, [indicator(1, "[phone-number:value = '+84 91 234 5678']", markings=[TLP_GREEN])], source="test"
+    )
+    upload = tmp_path / "reports.json"
+    upload.write_text(json.dumps(bundle(indicator(2, "[ipv4-addr:value = '198.51.100.2']"), indicator(3, "[x"))))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = _watch_console(page)
+    page.goto(f"{server}/login")
+    page.fill("#username", "analyst")
+    page.fill("#password", world.passwords["analyst"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    page.click("nav >> text=Intelligence")
+    page.fill("#search-value", "091 234 5678")
+    page.click("text=Search")
+    page.wait_for_selector("text=+84912345678")
+    page.screenshot(path=str(ARTIFACTS / f"intel-search-{backend}.png"), full_page=True)
+    page.locator("table a").first.click()
+    page.wait_for_selector("text=TLP:GREEN")
+    page.goto(f"{server}/intel/import")
+    page.set_input_files("#import-file", str(upload))
+    page.select_option("#import-tlp", "green")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-result >> text=1 stored")  # htmx swapped the result in place
+    assert "failed" in page.locator("#import-result").inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"intel-import-{backend}.png"), full_page=True)
+    assert problems == [], problems
+    context.close()

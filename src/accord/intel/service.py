@@ -263,6 +263,20 @@ class IntelService:
             content: dict[str, Any] = json.loads(row.content)
             return content
 
+    def tlp_of(self, actor: Actor, stix_id: str, version: str | None = None) -> str:
+        """The TLP of a version the actor may see (for display). Raises NotFound."""
+        with self._db.reading() as session:
+            statement = select(IntelObject.tlp, IntelObject.owner_party_id).where(IntelObject.stix_id == stix_id[:300])
+            statement = (
+                statement.where(IntelObject.modified == version)
+                if version is not None
+                else statement.where(IntelObject.is_latest.is_(True))
+            )
+            row = session.execute(statement).first()
+        if row is None or not self._can_see(actor, row.owner_party_id, row.tlp):
+            raise NotFound("object", stix_id[:80])
+        return str(row.tlp)
+
     def versions(self, actor: Actor, stix_id: str) -> list[str]:
         """Every stored version of a visible object, oldest first."""
         self._identity.authorize(actor, Permission.READ_INTEL)

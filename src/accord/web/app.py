@@ -17,6 +17,7 @@ from accord.config import Settings
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
+from accord.intel import pages as intel_pages
 from accord.intel import routes as intel_routes
 from accord.node import Node, open_node
 from accord.taxii import routes as taxii_routes
@@ -85,11 +86,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(intel_pages.router)
     app.add_middleware(ChooseLocale, default=settings.default_locale)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        larger={intel_routes.BUNDLES_PATH: settings.intel_max_bundle_bytes},
+        larger={
+            intel_routes.BUNDLES_PATH: settings.intel_max_bundle_bytes,
+            intel_pages.IMPORT_PATH: settings.intel_max_bundle_bytes,
+        },
     )
     app.add_middleware(SecurityHeaders)
     return app

@@ -26,3 +26,11 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Upload progress for the import form (htmx reports XHR progress events).
+document.addEventListener("htmx:xhr:progress", (event) => {
+  const bar = document.getElementById("import-progress");
+  if (!bar || !event.detail.lengthComputable) return;
+  bar.hidden = false;
+  bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+});
