@@ -94,6 +94,7 @@ def open_node(
     intel = IntelService(
         db,
         clock,
+        ids,
         audit,
         identity,
         IntelPolicy(

@@ -43,6 +43,18 @@ def _objects(path: Path, bar: Any) -> Iterator[Any]:
         raise InvalidBundle(f"{path}: {exc}") from None
 
 
+MAX_MISP_FILE = 200 * 1024 * 1024  # MISP events are read whole; bigger ones should be split
+
+
+def _read_json(path: Path) -> Any:
+    if path.stat().st_size > MAX_MISP_FILE:
+        raise InvalidInput("FILES", f"{path} is larger than {MAX_MISP_FILE // (1024 * 1024)} MiB")
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidBundle(f"{path}: {exc}") from None
+
+
 @intel_app.command("import")
 def import_files(
     ctx: typer.Context,
@@ -51,8 +63,9 @@ def import_files(
     tlp: Annotated[
         str | None, typer.Option(help="TLP for objects without a marking (default: intel_default_tlp).")
     ] = None,
+    misp: Annotated[bool, typer.Option("--misp", help="The files are MISP event JSON, not STIX bundles.")] = False,
 ) -> None:
-    """Import bundles; prints a line per file and the first failures with their object ids."""
+    """Import bundles (or MISP events); prints a line per file and the first failures with their object ids."""
     try:
         chosen: Tlp | None = parse_tlp(tlp) if tlp else None
     except ValueError:
@@ -62,10 +75,18 @@ def import_files(
     try:
         owner = node.identity.get_party(party).id  # a wrong party fails before any progress bar is drawn
         for path in files:
-            with typer.progressbar(length=path.stat().st_size, label=path.name, file=sys.stderr) as bar:
-                report = node.intel.import_objects(
-                    operator(), _objects(path, bar), tlp=chosen, owner=owner, source=f"file {path.name}"
+            if misp:
+                report, skipped = node.intel.import_misp_event(
+                    operator(), _read_json(path), tlp=chosen, owner=owner, source=f"misp file {path.name}"
                 )
+                if skipped:
+                    kinds = ", ".join(sorted({item["type"] for item in skipped}))
+                    typer.echo(f"  {len(skipped)} attributes have no STIX equivalent: {kinds[:200]}")
+            else:
+                with typer.progressbar(length=path.stat().st_size, label=path.name, file=sys.stderr) as bar:
+                    report = node.intel.import_objects(
+                        operator(), _objects(path, bar), tlp=chosen, owner=owner, source=f"file {path.name}"
+                    )
             typer.echo(
                 f"{path}: {report.total} objects, {len(report.successes) - report.duplicates} stored, "
                 f"{report.duplicates} already known, {len(report.failures)} failed"
@@ -85,8 +106,9 @@ def export(
     out: Annotated[str, typer.Option(help="Bundle file to write, or '-' for standard output.")],
     purpose: Annotated[str, typer.Option(help="Why the intelligence is exported (audited).")],
     type_: Annotated[list[str] | None, typer.Option("--type", help="Only these STIX types; repeatable.")] = None,
+    misp: Annotated[bool, typer.Option("--misp", help="Write indicators as one MISP event instead.")] = False,
 ) -> None:
-    """Write the latest version of every object as one STIX 2.1 bundle (never overwriting a file)."""
+    """Write the latest version of every object as one STIX 2.1 bundle, or a MISP event (never overwriting)."""
     handle: IO[str]
     if out == "-":
         handle = sys.stdout
@@ -98,15 +120,20 @@ def export(
     node = ctx_of(ctx).node()
     count = 0
     try:
-        objects = node.intel.export(operator(), Disclosure(purpose=purpose), types=type_)
-        handle.write(f'{{"type": "bundle", "id": "{node.ids.new_id("bundle")}", "objects": [\n')
-        for item in objects:
-            handle.write(("," if count else "") + json.dumps(item, ensure_ascii=False) + "\n")
-            count += 1
-        handle.write("]}\n")
+        if misp:
+            event = node.intel.export_misp_event(operator(), Disclosure(purpose=purpose), types=type_)
+            handle.write(json.dumps(event, ensure_ascii=False, indent=1) + "\n")
+            count = len(event["Event"]["Attribute"])
+        else:
+            objects = node.intel.export(operator(), Disclosure(purpose=purpose), types=type_)
+            handle.write(f'{{"type": "bundle", "id": "{node.ids.new_id("bundle")}", "objects": [\n')
+            for item in objects:
+                handle.write(("," if count else "") + json.dumps(item, ensure_ascii=False) + "\n")
+                count += 1
+            handle.write("]}\n")
     finally:
         node.close()
         if handle is not sys.stdout:
             handle.close()
     if out != "-":
-        typer.echo(f"exported {count} objects to {out}")
+        typer.echo(f"exported {count} {'attributes' if misp else 'objects'} to {out}")

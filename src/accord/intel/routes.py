@@ -69,6 +69,35 @@ async def import_bundle(
     return JSONResponse(status_resource(report), status_code=200 if not report.failures else 207)
 
 
+@router.post("/misp-events", summary="Import a MISP event (JSON); attributes become STIX indicators")
+async def import_misp_event(
+    request: Request, actor: ApiActor, tlp: Annotated[str | None, Query(max_length=16)] = None
+) -> JSONResponse:
+    try:
+        chosen = parse_tlp(tlp) if tlp else None
+    except ValueError:
+        raise InvalidInput("tlp", "one of clear, green, amber, amber+strict, red") from None
+    try:
+        document = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidBundle(f"body is not JSON ({exc})") from None
+    node = node_of(request)
+    report, skipped = await run_in_threadpool(
+        lambda: node.intel.import_misp_event(actor, document, tlp=chosen, source="api misp")
+    )
+    body = {**status_resource(report), "skipped_attributes": skipped[:1000], "skipped_count": len(skipped)}
+    return JSONResponse(body, status_code=200 if not report.failures else 207)
+
+
+@router.get("/misp-export", summary="Indicators you may see as one MISP event; needs Accord-Purpose")
+def export_misp(
+    request: Request,
+    actor: ApiActor,
+    disclosure: DisclosureHeaders,
+) -> dict[str, Any]:
+    return node_of(request).intel.export_misp_event(actor, disclosure)
+
+
 @router.get("/objects/{stix_id}", summary="One object (latest version, or ?version=); needs Accord-Purpose")
 def get_object(
     request: Request,

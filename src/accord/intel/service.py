@@ -21,6 +21,8 @@ from accord.errors import InvalidInput, NotFound
 from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
+from accord.ids import IdSource
+from accord.intel import misp
 from accord.intel.collections import ObjectFilter, StoredVersion, versions_statement
 from accord.intel.ingest import Accepted, check_batch
 from accord.intel.markings import can_see, visible_tlps
@@ -76,10 +78,17 @@ class SearchResult:
 
 class IntelService:
     def __init__(
-        self, db: Database, clock: Clock, audit: AuditLog, identity: IdentityService, policy: IntelPolicy
+        self,
+        db: Database,
+        clock: Clock,
+        ids: IdSource,
+        audit: AuditLog,
+        identity: IdentityService,
+        policy: IntelPolicy,
     ) -> None:
         self._db = db
         self._clock = clock
+        self._ids = ids
         self._audit = audit
         self._identity = identity
         self._policy = policy
@@ -361,6 +370,25 @@ class IntelService:
         with self._db.reading() as session:
             for (content,) in session.execute(statement):
                 yield json.loads(content)
+
+    # -- MISP ---------------------------------------------------------------------------------------------
+
+    def import_misp_event(
+        self, actor: Actor, document: Any, *, tlp: Tlp | None = None, owner: str | None = None, source: str
+    ) -> tuple[ImportReport, list[dict[str, str]]]:
+        """Convert a MISP event to STIX and import it; returns the report and the attributes with no STIX
+        equivalent. Raises InvalidBundle, PermissionDenied, NotFound, InvalidInput."""
+        self._identity.authorize(actor, Permission.SUBMIT_INTEL)
+        converted = misp.event_to_stix(document, self._clock.now())
+        report = self.import_objects(actor, converted.objects, tlp=tlp, owner=owner, source=source)
+        return report, converted.skipped
+
+    def export_misp_event(self, actor: Actor, disclosure: Disclosure, types: list[str] | None = None) -> dict[str, Any]:
+        """The indicators the actor may see, as one MISP event (audited as an export)."""
+        objects = self.export(actor, disclosure, types=types or ["indicator"])
+        now = self._clock.now()
+        event_uuid = self._ids.new_id("event").removeprefix("event--")
+        return misp.stix_to_event(objects, f"Accord export {now:%Y-%m-%d %H:%M}Z", now, event_uuid)
 
     # -- collections (TAXII) -------------------------------------------------------------------------------
 
