@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,12 @@ from accord.store import migrate
 from accord.store.engine import make_engine
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+
+# Property tests run the same examples every time (CI must not flake on a newly found case); run with
+# HYPOTHESIS_PROFILE=explore to search fresh examples locally, and turn what it finds into regression tests.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False, max_examples=2000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 BACKENDS = [b.strip() for b in os.environ.get("ACCORD_TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()]
 POSTGRES_SERVER = os.environ.get("ACCORD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
