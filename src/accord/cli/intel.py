@@ -15,6 +15,7 @@ from accord.audit.service import Disclosure
 from accord.cli.context import ctx_of, operator
 from accord.errors import InvalidInput
 from accord.intel.errors import InvalidBundle
+from accord.intel.tabular import ColumnMap
 from accord.intel.vocabulary import Tlp, parse_tlp
 
 intel_app = typer.Typer(help="STIX 2.1 intelligence.", no_args_is_help=True)
@@ -97,6 +98,45 @@ def import_files(
     finally:
         node.close()
     if failed:
+        raise typer.Exit(1)
+
+
+@intel_app.command("import-csv")
+def import_csv(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="UTF-8 CSV with a header row.", exists=True, dir_okay=False)],
+    party: Annotated[str, typer.Option(help="The party (name or id) that reports these identifiers.")],
+    value_column: Annotated[str, typer.Option(help="Column (name or 1-based number) holding the identifier.")],
+    kind: Annotated[str | None, typer.Option(help="Kind for every row, e.g. phone-number (default: detect).")] = None,
+    kind_column: Annotated[str | None, typer.Option(help="Column naming each row's kind.")] = None,
+    name_column: Annotated[str | None, typer.Option(help="Column with a short description of each report.")] = None,
+    tlp: Annotated[str | None, typer.Option(help="TLP of the reports (default: intel_default_tlp).")] = None,
+) -> None:
+    """Import a list of identifiers (phone numbers, accounts, wallets, URLs...) reported in a CSV."""
+    try:
+        chosen: Tlp | None = parse_tlp(tlp) if tlp else None
+    except ValueError:
+        raise InvalidInput("--tlp", "one of clear, green, amber, amber+strict, red") from None
+    columns = ColumnMap(value=value_column, kind=kind, kind_column=kind_column, name_column=name_column)
+    node = ctx_of(ctx).node()
+    try:
+        owner = node.identity.get_party(party).id
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            try:
+                report = node.intel.import_identifiers(
+                    operator(), handle, columns, tlp=chosen, owner=owner, source=f"csv {file.name}"
+                )
+            except UnicodeDecodeError:
+                raise InvalidInput("FILE", "CSV must be UTF-8") from None
+    finally:
+        node.close()
+    typer.echo(
+        f"{file}: {report.total} rows, {len(report.successes) - report.duplicates} stored, "
+        f"{report.duplicates} already known, {len(report.failures)} refused"
+    )
+    for failure in report.failures[:MAX_FAILURES_SHOWN]:
+        typer.echo(f"  {failure['id']}: {failure['message']}", err=True)
+    if report.failures:
         raise typer.Exit(1)
 
 

@@ -28,7 +28,8 @@ from accord.intel.ingest import Accepted, check_batch
 from accord.intel.markings import can_see, visible_tlps
 from accord.intel.models import ImportStatus, IntelObject, Observable, Posting
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
-from accord.intel.vocabulary import Tlp
+from accord.intel.tabular import ColumnMap, rows_to_objects
+from accord.intel.vocabulary import MARKING_ID_FOR, Tlp
 from accord.store.bulk import insert_missing, upsert
 from accord.store.engine import Database
 
@@ -370,6 +371,38 @@ class IntelService:
         with self._db.reading() as session:
             for (content,) in session.execute(statement):
                 yield json.loads(content)
+
+    # -- CSV ----------------------------------------------------------------------------------------------
+
+    def import_identifiers(
+        self,
+        actor: Actor,
+        lines: Iterable[str],
+        columns: ColumnMap,
+        *,
+        tlp: Tlp | None = None,
+        owner: str | None = None,
+        source: str,
+    ) -> ImportReport:
+        """Import a CSV of identifiers (one per row, see ``tabular``). Rows that do not normalise are reported
+        as failures named ``line N``. Raises InvalidInput (column map), PermissionDenied, NotFound."""
+        self._identity.authorize(actor, Permission.SUBMIT_INTEL)
+        party = self._identity.get_party(owner or actor.party_id or "")
+        level = tlp or self._policy.default_tlp
+        bad_rows: list[dict[str, str]] = []
+
+        def objects() -> Iterator[dict[str, Any]]:
+            rows = rows_to_objects(lines, columns, party.id, party.country, self._clock.now(), [MARKING_ID_FOR[level]])
+            for item in rows:
+                if isinstance(item, tuple):
+                    bad_rows.append({"id": f"line {item[0]}", "message": item[1]})
+                else:
+                    yield item
+
+        report = self.import_objects(actor, objects(), tlp=level, owner=party.id, source=source)
+        report.total += len(bad_rows)
+        report.failures = bad_rows + report.failures
+        return report
 
     # -- MISP ---------------------------------------------------------------------------------------------
 
