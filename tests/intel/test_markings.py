@@ -27,6 +27,7 @@ EXPECTED = {
 @pytest.fixture
 def marked(node: Node, world: World, operator) -> dict[str, str]:
     node.identity.add_user(operator, "pnp", world.pnp.id, ["analyst"], password="a long enough password")
+    world.passwords["pnp"] = "a long enough password"
     world.tokens["pnp"] = node.identity.create_token(operator, "pnp", "t", ["read"], 5)[1]
     analyst = node.identity.authenticate_token(world.tokens["analyst"])
     ids = {}
@@ -38,9 +39,31 @@ def marked(node: Node, world: World, operator) -> dict[str, str]:
 
 
 def _visible_via_every_path(node: Node, client, world: World, who: str, stix_id: str, value: str) -> dict[str, bool]:
+    """Every read path for intelligence: service, JSON API, TAXII, web pages, exports (STIX and MISP)."""
+    from fastapi.testclient import TestClient
+
+    from accord.intel.collections import collection_id
+    from accord.intel.vocabulary import Tlp
+    from tests.web.test_pages import HTML, log_in
+
     actor = node.identity.authenticate_token(world.tokens[who])
     headers = {**world.auth(who), "Accord-Purpose": "marking test"}
     seen = {}
+    level = Tlp(node.intel.tlp_of(node.identity.authenticate_token(world.tokens["analyst"]), stix_id))
+    taxii = f"/taxii2/accord/collections/{collection_id(level)}/objects/"
+    basic = (who, world.tokens[who])
+    taxii_headers = {"Accept": "application/taxii+json;version=2.1"}
+    listed = client.get(taxii, auth=basic, headers=taxii_headers).json()
+    seen["taxii.objects"] = any(o["id"] == stix_id for o in listed.get("objects", []))
+    seen["taxii.object"] = client.get(f"{taxii}{stix_id}/", auth=basic, headers=taxii_headers).status_code == 200
+    manifest = client.get(taxii.replace("/objects/", "/manifest/"), auth=basic, headers=taxii_headers).json()
+    seen["taxii.manifest"] = any(o["id"] == stix_id for o in manifest.get("objects", []))
+    misp_event = node.intel.export_misp_event(actor, WHY)["Event"]
+    seen["service.misp_export"] = any(a["value"] == value for a in misp_event["Attribute"])
+    with TestClient(client.app) as browser:
+        log_in(browser, who, world.passwords[who])
+        seen["ui.object"] = browser.get(f"/intel/objects/{stix_id}", headers=HTML).status_code == 200
+        seen["ui.search"] = stix_id in browser.get("/intel", params={"value": value}, headers=HTML).text
     try:
         node.intel.get_object(actor, stix_id, WHY)
         seen["service.get"] = True
@@ -101,3 +124,30 @@ def test_search_names_a_bad_identifier(client, world: World) -> None:
     answer = client.get("/api/v1/intel/search", params={"value": "DE00 3704 0044 0532 0130 00"}, headers=headers)
     assert answer.status_code == 422
     assert answer.json()["kind"] == "bank-account"
+
+
+@pytest.mark.parametrize("level", ["green", "amber", "red"])
+def test_sharing_groups_narrow_the_audience_on_every_path(node: Node, client, world: World, operator, level) -> None:
+    node.identity.add_user(operator, "pnp", world.pnp.id, ["analyst"], password="a long enough password")
+    world.passwords["pnp"] = "a long enough password"
+    world.tokens["pnp"] = node.identity.create_token(operator, "pnp", "t", ["read"], 5)[1]
+    node.intel.create_sharing_group(operator, "Mekong task force", [world.police.id, world.bank.id])
+    analyst = node.identity.authenticate_token(world.tokens["analyst"])
+    obj = indicator(40, "[phone-number:value = '+84912345640']", markings=[LEVELS[level]])
+    node.intel.import_objects(analyst, [obj], sharing_group="Mekong task force", source="test")
+    expected = {"green": {"analyst", "partner"}, "amber": {"analyst", "partner"}, "red": {"analyst"}}[level]
+    for who in ("analyst", "pnp", "partner"):  # the bank is in the group, the Philippine police are not
+        seen = _visible_via_every_path(node, client, world, who, obj["id"], "+84912345640")
+        assert seen == dict.fromkeys(seen, who in expected), (level, who, seen)
+
+
+def test_only_members_may_share_with_a_group(node: Node, world: World, operator) -> None:
+    from accord.errors import InvalidInput
+
+    node.intel.create_sharing_group(operator, "Bank circle", [world.bank.id])
+    analyst = node.identity.authenticate_token(world.tokens["analyst"])
+    with pytest.raises(InvalidInput) as caught:
+        node.intel.import_objects(
+            analyst, [indicator(41, "[ipv4-addr:value = '192.0.2.41']")], sharing_group="Bank circle", source="test"
+        )
+    assert caught.value.field == "sharing_group"

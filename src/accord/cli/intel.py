@@ -65,6 +65,9 @@ def import_files(
         str | None, typer.Option(help="TLP for objects without a marking (default: intel_default_tlp).")
     ] = None,
     misp: Annotated[bool, typer.Option("--misp", help="The files are MISP event JSON, not STIX bundles.")] = False,
+    sharing_group: Annotated[
+        str | None, typer.Option(help="Share with this sharing group's parties instead of the TLP community.")
+    ] = None,
 ) -> None:
     """Import bundles (or MISP events); prints a line per file and the first failures with their object ids."""
     try:
@@ -86,7 +89,12 @@ def import_files(
             else:
                 with typer.progressbar(length=path.stat().st_size, label=path.name, file=sys.stderr) as bar:
                     report = node.intel.import_objects(
-                        operator(), _objects(path, bar), tlp=chosen, owner=owner, source=f"file {path.name}"
+                        operator(),
+                        _objects(path, bar),
+                        tlp=chosen,
+                        owner=owner,
+                        sharing_group=sharing_group,
+                        source=f"file {path.name}",
                     )
             typer.echo(
                 f"{path}: {report.total} objects, {len(report.successes) - report.duplicates} stored, "
@@ -138,6 +146,36 @@ def import_csv(
         typer.echo(f"  {failure['id']}: {failure['message']}", err=True)
     if report.failures:
         raise typer.Exit(1)
+
+
+group_app = typer.Typer(help="Sharing groups: named sets of parties to share intelligence with.", no_args_is_help=True)
+intel_app.add_typer(group_app, name="group")
+
+
+@group_app.command("add")
+def group_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the group, e.g. 'Mekong scam-compound task force'.")],
+    party: Annotated[list[str], typer.Option(help="Member party (name or id); repeatable.")],
+) -> None:
+    """Create a sharing group."""
+    node = ctx_of(ctx).node()
+    try:
+        group = node.intel.create_sharing_group(operator(), name, party)
+    finally:
+        node.close()
+    typer.echo(f"{group['id']}\t{group['name']}\t{len(group['parties'])} parties")
+
+
+@group_app.command("list")
+def group_list(ctx: typer.Context) -> None:
+    """List sharing groups with their member party ids."""
+    node = ctx_of(ctx).node()
+    try:
+        for group in node.intel.list_sharing_groups(operator()):
+            typer.echo(f"{group['id']}\t{group['name']}\t{','.join(group['parties'])}")
+    finally:
+        node.close()
 
 
 @intel_app.command("export")

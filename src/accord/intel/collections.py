@@ -1,7 +1,7 @@
 """Reading the store as TAXII-shaped collections: one per TLP level, filtered, versioned, paged.
 
-The markings rule is the same as everywhere else (``markings.visible_tlps``): in a collection whose level
-the reader may not see in general, they see only their own party's objects.
+The markings rule is the same as everywhere else (``markings.Audience``): in a collection whose level the
+reader may not see in general, they see only their own party's objects and their sharing groups'.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from accord.errors import InvalidInput
-from accord.identity.actor import Actor
-from accord.intel.markings import visible_tlps
+from accord.intel.markings import Audience
 from accord.intel.models import IntelObject
 from accord.intel.validate import parse_timestamp
 from accord.intel.vocabulary import Tlp
@@ -61,12 +60,11 @@ class StoredVersion:
     content: str
 
 
-def versions_statement(actor: Actor, flt: ObjectFilter, amber_audience: tuple[str, ...]) -> Select[IntelObject]:
+def versions_statement(audience: Audience, flt: ObjectFilter) -> Select[IntelObject]:
     statement = select(IntelObject).where(IntelObject.tlp == str(flt.tlp)).order_by(IntelObject.seq)
-    if actor.via != "operator" and flt.tlp not in visible_tlps(actor, actor.party_kind, amber_audience):
-        if actor.party_id is None:
-            return statement.where(false())  # an empty result, stated in SQL
-        statement = statement.where(IntelObject.owner_party_id == actor.party_id)
+    statement = statement.where(
+        audience.condition(IntelObject.owner_party_id, IntelObject.tlp, IntelObject.sharing_group_id)
+    )
     if flt.ids:
         statement = statement.where(IntelObject.stix_id.in_(flt.ids))
     if flt.types:

@@ -1,21 +1,28 @@
-"""Who may see an object, from its TLP 2.0 marking and its owner. Enforced in the service on every read path.
+"""Who may see an object, from its TLP 2.0 marking, its owner and its sharing group. This module is the one
+place the rule is written; the service applies it on every read path, in Python (``Audience.allows``) and in
+SQL (``Audience.condition``), and a test walks every path for every level.
 
-- TLP:CLEAR and TLP:GREEN: every user of this node (its community).
-- TLP:AMBER: the owner, and parties whose kind is in the AMBER audience (by default the authorities:
-  law enforcement, central authorities, 24/7 points of contact, CERTs, international organisations) — the
-  setting ``intel_amber_audience`` holds the list, because who counts as "need to know" is national policy.
-- TLP:AMBER+STRICT and TLP:RED: the owner party only. They never leave it: not by API, export or search.
+- TLP:AMBER+STRICT and TLP:RED: the owner party only. They never leave it: not by API, TAXII, export or search.
+- An object shared with a sharing group: the owner and the group's member parties (for CLEAR, GREEN and AMBER).
+- Otherwise TLP:CLEAR and TLP:GREEN: every user of this node (its community); TLP:AMBER: the owner and
+  parties whose kind is in the AMBER audience (by default the authorities: law enforcement, central
+  authorities, 24/7 points of contact, CERTs, international organisations). The setting
+  ``intel_amber_audience`` holds that list, because who counts as "need to know" is national policy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from accord.identity.actor import Actor
 from accord.intel.vocabulary import TLP_MARKING_IDS, Tlp, strictest
 
 DEFAULT_AMBER_AUDIENCE = ("law_enforcement", "central_authority", "point_of_contact", "cert", "international_org")
+OWNER_ONLY = frozenset({Tlp.AMBER_STRICT, Tlp.RED})
 
 
 def tlp_of(stix_object: dict[str, Any], default: Tlp) -> Tlp:
@@ -26,7 +33,7 @@ def tlp_of(stix_object: dict[str, Any], default: Tlp) -> Tlp:
 
 
 def visible_tlps(actor: Actor, party_kind: str | None, amber_audience: Sequence[str]) -> frozenset[Tlp]:
-    """The TLP levels ``actor`` may see on objects owned by *another* party."""
+    """The TLP levels ``actor`` may see on another party's objects that are not in a sharing group."""
     if actor.via == "operator":
         return frozenset(Tlp)
     levels = {Tlp.CLEAR, Tlp.GREEN}
@@ -35,15 +42,49 @@ def visible_tlps(actor: Actor, party_kind: str | None, amber_audience: Sequence[
     return frozenset(levels)
 
 
+@dataclass(frozen=True)
+class Audience:
+    """What one reader may see: their party, the TLP levels open to them, the sharing groups they are in."""
+
+    operator: bool
+    party_id: str | None
+    levels: frozenset[Tlp]
+    groups: frozenset[str]
+
+    @classmethod
+    def of(cls, actor: Actor, amber_audience: Sequence[str], groups: Iterable[str]) -> Audience:
+        return cls(
+            operator=actor.via == "operator",
+            party_id=actor.party_id,
+            levels=visible_tlps(actor, actor.party_kind, amber_audience),
+            groups=frozenset(groups),
+        )
+
+    def allows(self, owner: str, tlp: str, group: str | None) -> bool:
+        if self.operator or (self.party_id is not None and owner == self.party_id):
+            return True
+        level = Tlp(tlp)
+        if level in OWNER_ONLY:
+            return False
+        if group is not None:
+            return group in self.groups
+        return level in self.levels
+
+    def condition(self, owner: Any, tlp: Any, group: Any) -> ColumnElement[bool]:
+        """The same rule as ``allows``, as a SQL condition over the given columns."""
+        if self.operator:
+            return true()
+        mine = owner == self.party_id if self.party_id is not None else false()
+        shareable = tlp.not_in([str(t) for t in OWNER_ONLY])
+        in_group = group.in_(sorted(self.groups)) if self.groups else false()
+        open_levels = [str(t) for t in self.levels if t not in OWNER_ONLY]
+        return or_(mine, and_(shareable, or_(in_group, and_(group.is_(None), tlp.in_(open_levels)))))
+
+
 def can_see(actor: Actor, party_kind: str | None, amber_audience: Sequence[str], owner: str, tlp: str) -> bool:
-    if actor.via == "operator" or (actor.party_id is not None and owner == actor.party_id):
-        return True
-    return Tlp(tlp) in visible_tlps(actor, party_kind, amber_audience)
+    """For objects outside any sharing group (kept for callers that hold no group list)."""
+    return Audience.of(actor, amber_audience, ()).allows(owner, tlp, None)
 
 
 def parse_audience(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def tlp_values(levels: Iterable[Tlp]) -> list[str]:
-    return sorted(str(level) for level in levels)

@@ -33,6 +33,7 @@ class IntelObject(Base):
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
     tlp: Mapped[str] = mapped_column(String(16))
     owner_party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    sharing_group_id: Mapped[str | None] = mapped_column(ForeignKey("sharing_groups.id"), nullable=True)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     content: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON of the object
 
@@ -56,9 +57,27 @@ class Posting(Base):
     owner_party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
     country: Mapped[str] = mapped_column(String(2))
     tlp: Mapped[str] = mapped_column(String(16))
+    sharing_group_id: Mapped[str | None] = mapped_column(ForeignKey("sharing_groups.id"), nullable=True)
     raw: Mapped[str] = mapped_column(String(MAX_VALUE_LENGTH))
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SharingGroup(Base):
+    """A named set of parties that objects can be shared with (instead of the TLP community at large)."""
+
+    __tablename__ = "sharing_groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SharingGroupMember(Base):
+    __tablename__ = "sharing_group_members"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("sharing_groups.id", ondelete="CASCADE"), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), primary_key=True, index=True)
 
 
 class ImportStatus(Base):

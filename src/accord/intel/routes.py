@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from accord.errors import InvalidInput
@@ -54,7 +55,10 @@ def parse_bundle(body: bytes) -> list[Any]:
 
 @router.post("/bundles", summary="Import a STIX 2.1 bundle; answers with each object's outcome")
 async def import_bundle(
-    request: Request, actor: ApiActor, tlp: Annotated[str | None, Query(max_length=16)] = None
+    request: Request,
+    actor: ApiActor,
+    tlp: Annotated[str | None, Query(max_length=16)] = None,
+    sharing_group: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ACCEPTED_MEDIA:
@@ -65,8 +69,26 @@ async def import_bundle(
         raise InvalidInput("tlp", "one of clear, green, amber, amber+strict, red") from None
     objects = parse_bundle(await request.body())
     node = node_of(request)
-    report = await run_in_threadpool(lambda: node.intel.import_objects(actor, objects, tlp=chosen, source="api"))
+    report = await run_in_threadpool(
+        lambda: node.intel.import_objects(actor, objects, tlp=chosen, sharing_group=sharing_group, source="api")
+    )
     return JSONResponse(status_resource(report), status_code=200 if not report.failures else 207)
+
+
+class SharingGroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=200)
+    parties: list[str] = Field(min_length=1, max_length=500, description="Party ids or names")
+
+
+@router.post("/sharing-groups", status_code=201, summary="Create a sharing group of parties (admin)")
+def create_sharing_group(request: Request, actor: ApiActor, body: SharingGroupIn) -> dict[str, Any]:
+    return node_of(request).intel.create_sharing_group(actor, body.name, body.parties)
+
+
+@router.get("/sharing-groups", summary="Sharing groups your party belongs to (all, for admins)")
+def list_sharing_groups(request: Request, actor: ApiActor) -> list[dict[str, Any]]:
+    return node_of(request).intel.list_sharing_groups(actor)
 
 
 @router.post("/misp-events", summary="Import a MISP event (JSON); attributes become STIX indicators")

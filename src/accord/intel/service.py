@@ -11,13 +11,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, false, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from accord.audit.service import AuditLog, Disclosure
 from accord.canonical_json import canonical_bytes
 from accord.clock import Clock
-from accord.errors import InvalidInput, NotFound
+from accord.errors import AlreadyExists, InvalidInput, NotFound
+from accord.identity import validation
 from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
@@ -25,8 +26,8 @@ from accord.ids import IdSource
 from accord.intel import misp
 from accord.intel.collections import ObjectFilter, StoredVersion, versions_statement
 from accord.intel.ingest import Accepted, check_batch
-from accord.intel.markings import can_see, visible_tlps
-from accord.intel.models import ImportStatus, IntelObject, Observable, Posting
+from accord.intel.markings import Audience
+from accord.intel.models import ImportStatus, IntelObject, Observable, Posting, SharingGroup, SharingGroupMember
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
 from accord.intel.tabular import ColumnMap, rows_to_objects
 from accord.intel.vocabulary import MARKING_ID_FOR, Tlp
@@ -97,12 +98,20 @@ class IntelService:
     # -- import -------------------------------------------------------------------------------------------
 
     def import_objects(
-        self, actor: Actor, objects: Iterable[Any], *, tlp: Tlp | None = None, owner: str | None = None, source: str
+        self,
+        actor: Actor,
+        objects: Iterable[Any],
+        *,
+        tlp: Tlp | None = None,
+        owner: str | None = None,
+        sharing_group: str | None = None,
+        source: str,
     ) -> ImportReport:
         """Check and store objects in batches. Objects without a TLP marking get ``tlp`` (or the node default).
 
-        The owner is the caller's party (the local operator must name one). Duplicates (same id and modified)
-        are no-ops. Raises PermissionDenied, NotFound (owner), InvalidInput.
+        The owner is the caller's party (the local operator must name one). With ``sharing_group`` (name or id,
+        of a group the owner belongs to) the objects are seen by that group's members instead of the TLP
+        community. Duplicates (same id and modified) are no-ops. Raises PermissionDenied, NotFound, InvalidInput.
         """
         self._identity.authorize(actor, Permission.SUBMIT_INTEL)
         owner_key = owner or actor.party_id
@@ -111,15 +120,16 @@ class IntelService:
         if owner and actor.via != "operator" and owner not in {actor.party_id, actor.party_name}:
             raise InvalidInput("party", "you can only submit for your own party")
         party = self._identity.get_party(owner_key)
+        group = self._group_for(party.id, sharing_group) if sharing_group else None
         report = ImportReport()
         batch: list[Any] = []
         for candidate in objects:
             batch.append(candidate)
             if len(batch) >= BATCH:
-                self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, report)
+                self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, group, report)
                 batch = []
         if batch:
-            self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, report)
+            self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, group, report)
         self._audit.record(
             actor.audit_ref(),
             "intel.import",
@@ -135,7 +145,9 @@ class IntelService:
         )
         return report
 
-    def _import_batch(self, batch: list[Any], default_tlp: Tlp, owner: str, country: str, report: ImportReport) -> None:
+    def _import_batch(
+        self, batch: list[Any], default_tlp: Tlp, owner: str, country: str, group: str | None, report: ImportReport
+    ) -> None:
         now = self._clock.now()
         checked = check_batch(batch, default_tlp, country, now)
         report.total += len(batch)
@@ -162,6 +174,7 @@ class IntelService:
                         "is_latest": False,
                         "tlp": str(a.tlp),
                         "owner_party_id": owner,
+                        "sharing_group_id": group,
                         "added_at": now,
                         "content": canonical_bytes(a.checked.content).decode(),
                     }
@@ -170,7 +183,7 @@ class IntelService:
             )
             ids = sorted({a.checked.stix_id for a in fresh})
             self._mark_latest(session, ids)
-            self._index(session, fresh, owner, country, now)
+            self._index(session, fresh, owner, country, group, now)
 
     @staticmethod
     def _new_versions(session: Session, accepted: list[Accepted]) -> list[Accepted]:
@@ -201,7 +214,9 @@ class IntelService:
         latest = [seq for _at, seq in newest.values()]
         session.execute(update(IntelObject).where(IntelObject.seq.in_(latest)).values(is_latest=True))
 
-    def _index(self, session: Session, fresh: list[Accepted], owner: str, country: str, now: Any) -> None:
+    def _index(
+        self, session: Session, fresh: list[Accepted], owner: str, country: str, group: str | None, now: Any
+    ) -> None:
         pairs = {(i.kind, i.value) for a in fresh for i in a.identifiers}
         if not pairs:
             return
@@ -223,11 +238,18 @@ class IntelService:
                     "owner_party_id": owner,
                     "country": country,
                     "tlp": str(item.tlp),
+                    "sharing_group_id": group,
                     "raw": ident.raw,
                     "first_seen": now,
                     "last_seen": now,
                 }
-        upsert(session, Posting, list(rows.values()), ["observable_id", "stix_id"], ["tlp", "last_seen"])
+        upsert(
+            session,
+            Posting,
+            list(rows.values()),
+            ["observable_id", "stix_id"],
+            ["tlp", "sharing_group_id", "last_seen"],
+        )
 
     # -- reads (every one filtered by markings and audited) -------------------------------------------------
 
@@ -235,15 +257,17 @@ class IntelService:
     def amber_audience(self) -> tuple[str, ...]:
         return self._policy.amber_audience
 
-    def _visibility(self, actor: Actor) -> Any:
-        """A SQL condition: rows of intel_objects (or postings) this actor may see."""
-        if actor.via == "operator":
-            return None
-        levels = [str(t) for t in visible_tlps(actor, actor.party_kind, self._policy.amber_audience)]
-        return levels
-
-    def _can_see(self, actor: Actor, owner: str, tlp: str) -> bool:
-        return can_see(actor, actor.party_kind, self._policy.amber_audience, owner, tlp)
+    def audience(self, actor: Actor) -> Audience:
+        """What ``actor`` may see (markings.py holds the rule); one query for their sharing groups."""
+        groups: list[str] = []
+        if actor.party_id is not None:
+            with self._db.reading() as session:
+                groups = list(
+                    session.scalars(
+                        select(SharingGroupMember.group_id).where(SharingGroupMember.party_id == actor.party_id)
+                    )
+                )
+        return Audience.of(actor, self._policy.amber_audience, groups)
 
     def get_object(
         self, actor: Actor, stix_id: str, disclosure: Disclosure, version: str | None = None
@@ -252,6 +276,7 @@ class IntelService:
         self._identity.authorize(actor, Permission.READ_INTEL)
         if len(stix_id) > 300:
             raise NotFound("object", stix_id[:80])
+        audience = self.audience(actor)
         with self._db.writing() as session:
             statement = select(IntelObject).where(IntelObject.stix_id == stix_id)
             statement = (
@@ -260,7 +285,7 @@ class IntelService:
                 else statement.where(IntelObject.is_latest.is_(True))
             )
             row = session.scalars(statement).first()
-            if row is None or not self._can_see(actor, row.owner_party_id, row.tlp):
+            if row is None or not audience.allows(row.owner_party_id, row.tlp, row.sharing_group_id):
                 raise NotFound("object", stix_id)
             self._audit.append(
                 session,
@@ -276,14 +301,16 @@ class IntelService:
     def tlp_of(self, actor: Actor, stix_id: str, version: str | None = None) -> str:
         """The TLP of a version the actor may see (for display). Raises NotFound."""
         with self._db.reading() as session:
-            statement = select(IntelObject.tlp, IntelObject.owner_party_id).where(IntelObject.stix_id == stix_id[:300])
+            statement = select(IntelObject.tlp, IntelObject.owner_party_id, IntelObject.sharing_group_id).where(
+                IntelObject.stix_id == stix_id[:300]
+            )
             statement = (
                 statement.where(IntelObject.modified == version)
                 if version is not None
                 else statement.where(IntelObject.is_latest.is_(True))
             )
             row = session.execute(statement).first()
-        if row is None or not self._can_see(actor, row.owner_party_id, row.tlp):
+        if row is None or not self.audience(actor).allows(row.owner_party_id, row.tlp, row.sharing_group_id):
             raise NotFound("object", stix_id[:80])
         return str(row.tlp)
 
@@ -292,11 +319,12 @@ class IntelService:
         self._identity.authorize(actor, Permission.READ_INTEL)
         with self._db.reading() as session:
             rows = session.execute(
-                select(IntelObject.modified, IntelObject.owner_party_id, IntelObject.tlp)
+                select(IntelObject.modified, IntelObject.owner_party_id, IntelObject.tlp, IntelObject.sharing_group_id)
                 .where(IntelObject.stix_id == stix_id[:300])
                 .order_by(IntelObject.modified_at, IntelObject.seq)
             ).all()
-        visible = [modified for modified, owner, tlp in rows if self._can_see(actor, owner, tlp)]
+        audience = self.audience(actor)
+        visible = [modified for modified, owner, tlp, group in rows if audience.allows(owner, tlp, group)]
         if not visible:
             raise NotFound("object", stix_id[:80])
         return visible
@@ -309,6 +337,7 @@ class IntelService:
         self._identity.authorize(actor, Permission.READ_INTEL)
         region = actor.country or self._policy.node_country
         canonical = normalise(kind, raw, default_region=region) if kind else detect(raw, default_region=region)
+        audience = self.audience(actor)
         with self._db.writing() as session:
             statement = (
                 select(Posting, IntelObject.stix_type)
@@ -318,10 +347,9 @@ class IntelService:
                 .where(IntelObject.revoked.is_(False))
                 .order_by(Posting.last_seen.desc())
             )
-            levels = self._visibility(actor)
-            if levels is not None:
-                mine = Posting.owner_party_id == actor.party_id if actor.party_id else false()
-                statement = statement.where(or_(Posting.tlp.in_(levels), mine))
+            statement = statement.where(
+                audience.condition(Posting.owner_party_id, Posting.tlp, Posting.sharing_group_id)
+            )
             hits = [
                 SearchHit(
                     stix_id=posting.stix_id,
@@ -361,16 +389,68 @@ class IntelService:
         statement = select(IntelObject.content).where(IntelObject.is_latest.is_(True)).order_by(IntelObject.seq)
         if types:
             statement = statement.where(IntelObject.stix_type.in_(types[:50]))
-        levels = self._visibility(actor)
-        if levels is not None:
-            mine = IntelObject.owner_party_id == actor.party_id if actor.party_id else false()
-            statement = statement.where(or_(IntelObject.tlp.in_(levels), mine))
+        audience = self.audience(actor)
+        statement = statement.where(
+            audience.condition(IntelObject.owner_party_id, IntelObject.tlp, IntelObject.sharing_group_id)
+        )
         return self._stream(statement.limit(limit))
 
     def _stream(self, statement: Any) -> Iterator[dict[str, Any]]:
         with self._db.reading() as session:
             for (content,) in session.execute(statement):
                 yield json.loads(content)
+
+    # -- sharing groups -------------------------------------------------------------------------------------
+
+    def create_sharing_group(self, actor: Actor, name: str, parties: Iterable[str]) -> dict[str, Any]:
+        """A named set of parties to share with. Raises InvalidInput, AlreadyExists, NotFound, PermissionDenied."""
+        self._identity.authorize(actor, Permission.MANAGE_PARTIES)
+        label = validation.clean_text("name", name)
+        members = sorted({self._identity.get_party(key).id for key in parties})
+        if not members:
+            raise InvalidInput("party", "a sharing group needs at least one member party")
+        group_id = self._ids.new_id("sharing-group")
+        with self._db.writing() as session:
+            if session.scalar(select(SharingGroup.id).where(SharingGroup.name == label)):
+                raise AlreadyExists("sharing group", label)
+            session.add(SharingGroup(id=group_id, name=label, created_at=self._clock.now()))
+            session.flush()
+            session.add_all([SharingGroupMember(group_id=group_id, party_id=p) for p in members])
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "sharing_group.create",
+                object_type="sharing_group",
+                object_id=group_id,
+                details={"name": label, "parties": members},
+            )
+        return {"id": group_id, "name": label, "parties": members}
+
+    def list_sharing_groups(self, actor: Actor) -> list[dict[str, Any]]:
+        """Groups the actor's party belongs to (all of them for admins and the operator)."""
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        everything = actor.holds(Permission.MANAGE_PARTIES)
+        with self._db.reading() as session:
+            groups = session.scalars(select(SharingGroup).order_by(SharingGroup.name)).all()
+            members = session.execute(select(SharingGroupMember.group_id, SharingGroupMember.party_id)).all()
+        by_group: dict[str, list[str]] = {}
+        for group_id, party_id in members:
+            by_group.setdefault(group_id, []).append(party_id)
+        return [
+            {"id": g.id, "name": g.name, "parties": sorted(by_group.get(g.id, []))}
+            for g in groups
+            if everything or actor.party_id in by_group.get(g.id, [])
+        ]
+
+    def _group_for(self, party_id: str, key: str) -> str:
+        with self._db.reading() as session:
+            group = session.scalar(select(SharingGroup).where(or_(SharingGroup.id == key, SharingGroup.name == key)))
+            if group is None:
+                raise NotFound("sharing group", key[:80])
+            member = session.get(SharingGroupMember, (group.id, party_id))
+        if member is None:
+            raise InvalidInput("sharing_group", f"the owning party is not a member of {group.name!r}")
+        return group.id
 
     # -- CSV ----------------------------------------------------------------------------------------------
 
@@ -430,8 +510,9 @@ class IntelService:
     ) -> tuple[list[StoredVersion], bool]:
         """One page of object versions in a TLP collection, oldest added first; True when more follow."""
         self._identity.authorize(actor, Permission.READ_INTEL)
+        audience = self.audience(actor)
         with self._db.writing() as session:
-            rows = list(session.scalars(versions_statement(actor, flt, self._policy.amber_audience)))
+            rows = list(session.scalars(versions_statement(audience, flt)))
             more = len(rows) > flt.limit
             page = [StoredVersion(r.seq, r.stix_id, r.modified, r.added_at, r.content) for r in rows[: flt.limit]]
             self._audit.append(
