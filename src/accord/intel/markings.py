@@ -21,7 +21,6 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 from accord.identity.actor import Actor
 from accord.intel.vocabulary import TLP_MARKING_IDS, Tlp, strictest
 
-DEFAULT_AMBER_AUDIENCE = ("law_enforcement", "central_authority", "point_of_contact", "cert", "international_org")
 OWNER_ONLY = frozenset({Tlp.AMBER_STRICT, Tlp.RED})
 
 
@@ -79,11 +78,6 @@ class Audience:
         in_group = group.in_(sorted(self.groups)) if self.groups else false()
         open_levels = [str(t) for t in self.levels if t not in OWNER_ONLY]
         return or_(mine, and_(shareable, or_(in_group, and_(group.is_(None), tlp.in_(open_levels)))))
-
-
-def can_see(actor: Actor, party_kind: str | None, amber_audience: Sequence[str], owner: str, tlp: str) -> bool:
-    """For objects outside any sharing group (kept for callers that hold no group list)."""
-    return Audience.of(actor, amber_audience, ()).allows(owner, tlp, None)
 
 
 def parse_audience(value: str) -> tuple[str, ...]:
