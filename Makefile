@@ -43,6 +43,7 @@ format: $(STAMP)
 
 bench: $(STAMP) postgres
 	$(BIN)/python bench/audit_chain.py
+	$(BIN)/python bench/intel_import.py
 
 # Re-extract translatable strings and merge them into every catalogue.
 i18n: $(STAMP)
