@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from stix2patterns.pattern import Pattern
+from stix2patterns.v21.pattern import Pattern  # the STIX 2.1 grammar (stix2patterns.pattern is 2.0)
 
 VALUE_SCOS = {
     "phone-number": "phone-number",
