@@ -60,8 +60,13 @@ class StoredVersion:
     content: str
 
 
-def versions_statement(audience: Audience, flt: ObjectFilter) -> Select[IntelObject]:
-    statement = select(IntelObject).where(IntelObject.tlp == str(flt.tlp)).order_by(IntelObject.seq)
+def versions_statement(audience: Audience, flt: ObjectFilter) -> Select[int, str, str, datetime, str]:
+    # Plain columns, not ORM objects: building 1,000 mapped objects was most of a TAXII page's time.
+    statement = (
+        select(IntelObject.seq, IntelObject.stix_id, IntelObject.modified, IntelObject.added_at, IntelObject.content)
+        .where(IntelObject.tlp == str(flt.tlp))
+        .order_by(IntelObject.seq)
+    )
     statement = statement.where(
         audience.condition(IntelObject.owner_party_id, IntelObject.tlp, IntelObject.sharing_group_id)
     )

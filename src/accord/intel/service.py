@@ -512,9 +512,12 @@ class IntelService:
         self._identity.authorize(actor, Permission.READ_INTEL)
         audience = self.audience(actor)
         with self._db.writing() as session:
-            rows = list(session.scalars(versions_statement(audience, flt)))
+            rows = session.execute(versions_statement(audience, flt)).all()
             more = len(rows) > flt.limit
-            page = [StoredVersion(r.seq, r.stix_id, r.modified, r.added_at, r.content) for r in rows[: flt.limit]]
+            page = [
+                StoredVersion(seq, stix_id, modified, added, content)
+                for seq, stix_id, modified, added, content in rows[: flt.limit]
+            ]
             self._audit.append(
                 session,
                 actor.audit_ref(),
