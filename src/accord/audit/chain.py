@@ -16,6 +16,24 @@ HASH_DOMAIN = "accord-audit-entry-v1"  # versioned, so a future field change can
 # RFC 8785 numbers are IEEE 754 doubles: sequence numbers stay below 2**53 (285 years at a million entries/s).
 
 
+# The stored columns an entry's hash covers, in entry_body's order (the row's own hash is not one of them).
+HASHED_FIELDS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor",
+    "party_id",
+    "action",
+    "object_type",
+    "object_id",
+    "purpose",
+    "legal_basis",
+    "outcome",
+    "details",
+    "prev_hash",
+)
+
+
 def timestamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

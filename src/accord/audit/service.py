@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from accord.audit.chain import entry_body, entry_hash
+from accord.audit.chain import HASHED_FIELDS, entry_body, entry_hash
 from accord.audit.errors import AuditChainBroken
 from accord.audit.models import GENESIS_HASH, AuditEntry, AuditHead
 from accord.canonical_json import canonical_bytes
@@ -110,21 +110,8 @@ class AuditQuery:
 
 
 def _record(row: AuditEntry) -> AuditRecord:
-    return AuditRecord(
-        seq=row.seq,
-        at=row.at,
-        actor_id=row.actor_id,
-        actor=row.actor,
-        party_id=row.party_id,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        purpose=row.purpose,
-        legal_basis=row.legal_basis,
-        outcome=row.outcome,
-        details=json.loads(row.details),
-        entry_hash=row.entry_hash,
-    )
+    fields = {name: getattr(row, name) for name in HASHED_FIELDS if name != "prev_hash"}
+    return AuditRecord(**{**fields, "details": json.loads(row.details)}, entry_hash=row.entry_hash)
 
 
 class AuditLog:
@@ -302,21 +289,7 @@ class AuditLog:
         if row.prev_hash != prev:
             raise AuditChainBroken(row.seq, "prev_hash", prev, row.prev_hash)
         try:
-            body = entry_body(
-                seq=row.seq,
-                at=row.at,
-                actor_id=row.actor_id,
-                actor=row.actor,
-                party_id=row.party_id,
-                action=row.action,
-                object_type=row.object_type,
-                object_id=row.object_id,
-                purpose=row.purpose,
-                legal_basis=row.legal_basis,
-                outcome=row.outcome,
-                details=row.details,
-                prev_hash=row.prev_hash,
-            )
+            body = entry_body(**{name: getattr(row, name) for name in HASHED_FIELDS})
         except ValueError:  # details no longer parse as JSON: someone edited the row
             raise AuditChainBroken(row.seq, "details", "canonical JSON", row.details[:80]) from None
         computed = entry_hash(body)
