@@ -92,6 +92,15 @@ def _collection(request: Request, actor: Actor, collection: str) -> tuple[Tlp, d
     return tlp, info
 
 
+def _readable(request: Request, actor: Actor, api_root: str, collection: str) -> Tlp:
+    """The TLP level behind a collection the actor may read (404 for an unknown root or collection, else 403)."""
+    _api_root(api_root)
+    tlp, info = _collection(request, actor, collection)
+    if not info["can_read"]:
+        raise HTTPException(403, detail="you may not read this collection")
+    return tlp
+
+
 @router.get("/")
 def discovery(request: Request, _actor: TaxiiActor) -> JSONResponse:
     node = node_of(request)
@@ -202,10 +211,7 @@ def get_objects(
     match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
     match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=100)] = None,
 ) -> Response:
-    _api_root(api_root)
-    tlp, info = _collection(request, actor, collection)
-    if not info["can_read"]:
-        raise HTTPException(403, detail="you may not read this collection")
+    tlp = _readable(request, actor, api_root, collection)
     flt = _filter(tlp, limit, next, added_after, match_id, match_type, match_version, match_spec_version)
     page, more = node_of(request).intel.collection_page(actor, flt, Disclosure(purpose=FEED_PURPOSE))
     return _envelope(page, more, _page_headers(page))
@@ -224,10 +230,7 @@ def get_object(
     match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
     match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=100)] = None,
 ) -> Response:
-    _api_root(api_root)
-    tlp, info = _collection(request, actor, collection)
-    if not info["can_read"]:
-        raise HTTPException(403, detail="you may not read this collection")
+    tlp = _readable(request, actor, api_root, collection)
     flt = _filter(tlp, limit, next, added_after, object_id, None, match_version, match_spec_version)
     page, more = node_of(request).intel.collection_page(actor, flt, Disclosure(purpose=FEED_PURPOSE))
     if not page and not next:
@@ -239,10 +242,7 @@ def get_object(
 def object_versions(
     request: Request, actor: TaxiiActor, api_root: str, collection: str, object_id: str, limit: Limit = None
 ) -> JSONResponse:
-    _api_root(api_root)
-    tlp, info = _collection(request, actor, collection)
-    if not info["can_read"]:
-        raise HTTPException(403, detail="you may not read this collection")
+    tlp = _readable(request, actor, api_root, collection)
     flt = _filter(tlp, limit, None, None, object_id, None, "all", None)
     page, more = node_of(request).intel.collection_page(actor, flt, Disclosure(purpose=FEED_PURPOSE))
     if not page:
@@ -263,10 +263,7 @@ def manifest(
     match_type: Annotated[str | None, Query(alias="match[type]", max_length=4096)] = None,
     match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
 ) -> JSONResponse:
-    _api_root(api_root)
-    tlp, info = _collection(request, actor, collection)
-    if not info["can_read"]:
-        raise HTTPException(403, detail="you may not read this collection")
+    tlp = _readable(request, actor, api_root, collection)
     flt = _filter(tlp, limit, next, added_after, match_id, match_type, match_version, None)
     page, more = node_of(request).intel.collection_page(actor, flt, Disclosure(purpose=FEED_PURPOSE))
     body: dict[str, Any] = {"more": more}
