@@ -299,7 +299,8 @@ class IntelService:
             return content
 
     def tlp_of(self, actor: Actor, stix_id: str, version: str | None = None) -> str:
-        """The TLP of a version the actor may see (for display). Raises NotFound."""
+        """The TLP of a version the actor may see (for display). Raises NotFound, PermissionDenied."""
+        self._identity.authorize(actor, Permission.READ_INTEL)
         with self._db.reading() as session:
             statement = select(IntelObject.tlp, IntelObject.owner_party_id, IntelObject.sharing_group_id).where(
                 IntelObject.stix_id == stix_id[:300]

@@ -181,12 +181,17 @@ def _page_headers(page: list[StoredVersion]) -> dict[str, str]:
     }
 
 
+def _next_token(page: list[StoredVersion]) -> str:
+    """Names the last object's place in the store, so it never expires (the reverse of ``_filter``'s decode)."""
+    return base64.urlsafe_b64encode(str(page[-1].seq).encode()).decode()
+
+
 def _envelope(page: list[StoredVersion], more: bool, headers: dict[str, str]) -> Response:
     """The envelope (section 3.7) written around the stored canonical JSON: objects are never parsed and
     re-serialised on the way out, which is most of the cost of a page of 1,000."""
     head: dict[str, Any] = {"more": more}
     if more:
-        head["next"] = base64.urlsafe_b64encode(str(page[-1].seq).encode()).decode()
+        head["next"] = _next_token(page)
     text = json.dumps(head)
     if page:
         text = text[:-1] + ', "objects": [' + ",".join(v.content for v in page) + "]}"
@@ -268,7 +273,7 @@ def manifest(
     page, more = node_of(request).intel.collection_page(actor, flt, Disclosure(purpose=FEED_PURPOSE))
     body: dict[str, Any] = {"more": more}
     if more:
-        body["next"] = base64.urlsafe_b64encode(str(page[-1].seq).encode()).decode()
+        body["next"] = _next_token(page)
     if page:
         body["objects"] = [
             {
