@@ -6,10 +6,12 @@ Each comes back as (kind, raw) for the normalisers; the caller decides what an u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from stix2patterns.v21.pattern import Pattern  # the STIX 2.1 grammar (stix2patterns.pattern is 2.0)
+
+from accord.intel.pattern_parser import Comparison
 
 VALUE_SCOS = {
     "phone-number": "phone-number",
@@ -40,21 +42,33 @@ def sco_identifiers(sco: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 yield HASH_KINDS[algorithm], digest
 
 
-def pattern_identifiers(pattern: str) -> Iterator[tuple[str, str]]:
-    """(kind, raw) for each equality comparison on an identifier in a STIX pattern (already validated)."""
-    comparisons = Pattern(pattern).inspect().comparisons
+def pattern_identifiers(pattern: str, parsed: list[Comparison] | None = None) -> Iterator[tuple[str, str]]:
+    """(kind, raw) for each equality comparison on an identifier in a STIX pattern (already validated).
+
+    ``parsed`` is the fast parser's result when validation already produced it; otherwise stix2-patterns
+    parses the pattern (the same comparisons: tests/intel/test_pattern_parser.py compares them).
+    """
     taken = 0
-    for object_type, items in comparisons.items():
+    for object_type, path, operator, value in _comparisons(pattern, parsed):
+        if operator != "=" or not isinstance(value, str) or taken >= MAX_PATTERN_VALUES:
+            continue
+        literal = _unquote(value)
+        if literal is None:
+            continue
+        kind = _kind_for(object_type, [str(p) for p in path])
+        if kind:
+            taken += 1
+            yield kind, literal
+
+
+def _comparisons(pattern: str, parsed: list[Comparison] | None) -> Iterator[tuple[str, Sequence[Any], str, Any]]:
+    if parsed is not None:
+        for comparison in parsed:
+            yield comparison.object_type, comparison.path, comparison.operator, comparison.value
+        return
+    for object_type, items in Pattern(pattern).inspect().comparisons.items():
         for path, operator, value in items:
-            if operator != "=" or not isinstance(value, str) or taken >= MAX_PATTERN_VALUES:
-                continue
-            literal = _unquote(value)
-            if literal is None:
-                continue
-            kind = _kind_for(object_type, [str(p) for p in path])
-            if kind:
-                taken += 1
-                yield kind, literal
+            yield object_type, path, operator, value
 
 
 def _kind_for(object_type: str, path: list[str]) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from accord.canonical_json import canonical_bytes
 from accord.intel import extract
 from accord.intel.errors import InvalidStix
 from accord.intel.markings import tlp_of
@@ -31,6 +32,7 @@ class Accepted:
     checked: CheckedObject
     tlp: Tlp
     identifiers: list[Identifier]
+    canonical: str  # RFC 8785 JSON of the object, as stored
 
 
 @dataclass
@@ -45,7 +47,7 @@ def _identifiers(checked: CheckedObject, region: str | None) -> list[Identifier]
     strict = checked.stix_type in IDENTIFIER_SCOS  # the object *is* the identifier: a bad one is a bad object
     sources = list(extract.sco_identifiers(content))
     if checked.stix_type == "indicator" and content.get("pattern_type") == "stix":
-        sources += list(extract.pattern_identifiers(content["pattern"]))
+        sources += list(extract.pattern_identifiers(content["pattern"], checked.comparisons))
     for kind, raw in sources:
         try:
             canonical = normalise(kind, raw, default_region=region)
@@ -60,13 +62,25 @@ def _identifiers(checked: CheckedObject, region: str | None) -> list[Identifier]
     return list(found.values())
 
 
+def _canonical(checked: CheckedObject) -> str:
+    try:
+        return canonical_bytes(checked.content).decode()
+    except ValueError as exc:  # NaN/Infinity (json accepts them), unsafe integers, lone surrogates
+        raise InvalidStix(checked.stix_id, f"not representable as RFC 8785 canonical JSON: {exc}"[:300]) from None
+
+
 def check_batch(candidates: Iterable[Any], default_tlp: Tlp, region: str | None, now: datetime) -> Checked:
     result = Checked()
     for candidate in candidates:
         try:
             checked = check_object(candidate, now)
             result.accepted.append(
-                Accepted(checked, tlp_of(checked.content, default_tlp), _identifiers(checked, region))
+                Accepted(
+                    checked,
+                    tlp_of(checked.content, default_tlp),
+                    _identifiers(checked, region),
+                    _canonical(checked),
+                )
             )
         except InvalidStix as exc:
             result.failures.append((exc.object_id, exc.reason))

@@ -5,6 +5,11 @@ Registered types (all of STIX 2.1, and our three scam SCOs) go through ``stix2.p
 (checked by stix2-patterns inside stix2) are refused. Custom object types (``x-mitre-tactic``) and custom
 properties that follow STIX 2.1's naming rules (section 11.1) are accepted but get only the common checks:
 stix2 cannot say more about them either.
+
+Most objects never reach ``stix2.parse``: accord.intel.fast_validate vouches for the common shapes from
+stix2's own property declarations (and parses indicator patterns without ANTLR), and hands everything it
+cannot vouch for to stix2, so verdicts and error messages stay stix2's. ``fast=False`` skips the fast path;
+tests use it to compare the two.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from stix2.exceptions import STIXError
 from accord.errors import InvalidInput
 from accord.intel import extensions
 from accord.intel.errors import InvalidStix
+from accord.intel.fast_validate import vouch
+from accord.intel.pattern_parser import Comparison
 
 ID_SHAPE = re.compile(
     r"^([a-z][a-z0-9-]{0,249})--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -39,6 +46,8 @@ class CheckedObject:
     modified_at: datetime
     revoked: bool
     content: dict[str, Any]
+    # A STIX-pattern indicator's comparisons when the fast path already parsed the pattern (else None).
+    comparisons: list[Comparison] | None = None
 
 
 def parse_timestamp(field: str, name: str, value: Any) -> datetime:
@@ -53,11 +62,14 @@ def _timestamp(object_id: str, name: str, value: Any) -> datetime:
     if not isinstance(value, str) or not TIMESTAMP.match(value):
         raise InvalidStix(object_id, f"{name} must be a STIX timestamp like 2026-11-23T09:00:00.000Z")
     whole, _, fraction = value[:-1].partition(".")
-    parsed = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    try:  # the regex fixed the shape; fromisoformat checks the calendar (as strptime did, 8x faster)
+        parsed = datetime.fromisoformat(whole).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidStix(object_id, f"{name} is not a real date and time") from None
     return parsed.replace(microsecond=int((fraction + "000000")[:6])) if fraction else parsed
 
 
-def check_object(candidate: Any, added_at: datetime) -> CheckedObject:
+def check_object(candidate: Any, added_at: datetime, fast: bool = True) -> CheckedObject:
     """Return the object's key fields, or raise InvalidStix naming the object and the reason."""
     if not isinstance(candidate, dict):
         raise InvalidStix("(not an object)", "each entry of objects must be a JSON object")
@@ -73,9 +85,10 @@ def check_object(candidate: Any, added_at: datetime) -> CheckedObject:
     if spec_version != "2.1":
         raise InvalidStix(label, f"spec_version {spec_version!r} is not 2.1")
     extensions.register()
+    vouched = None
     if CUSTOM_TYPE.match(object_type):
         _check_custom(label, candidate)
-    else:
+    elif not fast or (vouched := vouch(candidate)) is None:  # the fast path declined: stix2 decides, and says why
         try:
             parsed = stix2.parse(candidate, allow_custom=_has_custom_properties(candidate), version="2.1")
         except (STIXError, ValueError, TypeError, KeyError) as exc:
@@ -102,6 +115,7 @@ def check_object(candidate: Any, added_at: datetime) -> CheckedObject:
         modified_at=modified_at,
         revoked=candidate.get("revoked") is True,
         content=candidate,
+        comparisons=vouched.comparisons if vouched is not None else None,
     )
 
 

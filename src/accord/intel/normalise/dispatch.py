@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from accord.intel.normalise.bank_account import normalise_bank_account
 from accord.intel.normalise.domain import normalise_domain
@@ -33,6 +34,17 @@ NORMALISERS: dict[IdentifierKind, Normaliser] = {
 }
 
 
+# Scam reports repeat identifiers (the same mule account in many reports), and phonenumbers/schwifty cost tens
+# of microseconds a call: remember recent successes. Bounded in count and in the length of what is kept.
+CACHE_ENTRIES = 32_768
+CACHED_RAW_LENGTH = 256
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
+def _normalise_cached(kind: IdentifierKind, raw: str, default_region: str | None) -> Canonical:
+    return NORMALISERS[kind](raw, default_region)  # failures raise, and lru_cache does not keep them
+
+
 def normalise(kind: str | IdentifierKind, raw: str, *, default_region: str | None = None) -> Canonical:
     """Canonical form of ``raw`` as an identifier of ``kind``.
 
@@ -44,4 +56,6 @@ def normalise(kind: str | IdentifierKind, raw: str, *, default_region: str | Non
         known = IdentifierKind(kind)
     except ValueError:
         raise InvalidIdentifier(str(kind)[:64], raw, "unknown identifier kind") from None
-    return NORMALISERS[known](raw, default_region)
+    if len(raw) > CACHED_RAW_LENGTH:
+        return NORMALISERS[known](raw, default_region)
+    return _normalise_cached(known, raw, default_region)
