@@ -88,6 +88,13 @@ class Settings:
     intel_max_bundle_bytes: int = _setting(
         50 * 1024 * 1024, "Largest STIX bundle accepted over HTTP (the CLI streams files of any size).", minimum=1024
     )
+    intel_import_workers: int = _setting(
+        -1,
+        "Processes that check objects during a bulk import (accord intel import of a large file): "
+        "-1 means one per CPU core (none on a single core), 0 checks in the importing process.",
+        minimum=-1,
+        maximum=64,
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, metadata={"internal": True})
 
     @property

@@ -10,7 +10,7 @@ from accord.identity.errors import PermissionDenied
 from accord.intel.vocabulary import Tlp
 from accord.node import Node
 from tests.conftest import World, count_rows
-from tests.intel.conftest import TLP_GREEN, indicator, phone, sid
+from tests.intel.conftest import TLP_GREEN, TLP_RED, indicator, phone, sid
 
 WHY = Disclosure(purpose="fraud investigation")
 
@@ -88,6 +88,23 @@ def test_revoked_objects_leave_search(node: Node, world: World) -> None:
     revoked = {**first, "modified": "2026-11-05T08:00:00.000Z", "revoked": True}
     node.intel.import_objects(analyst, [revoked], source="test")
     assert node.intel.search(analyst, "203.0.113.5", WHY).hits == []
+
+
+def test_postings_follow_the_latest_version_whatever_order_versions_arrive_in(node: Node, world: World) -> None:
+    """An older GREEN version imported after a newer RED one must not reopen the object to search."""
+    analyst = node.identity.authenticate_token(world.tokens["analyst"])
+    partner = node.identity.authenticate_token(world.tokens["partner"])  # another party: sees GREEN, not RED
+    pattern = "[ipv4-addr:value = '203.0.113.9']"
+    newer = indicator(1, pattern, modified="2026-11-05T08:00:00.000Z", markings=[TLP_RED])
+    older = indicator(1, pattern, modified="2026-11-01T08:00:00.000Z", markings=[TLP_GREEN])
+    node.intel.import_objects(analyst, [newer], source="test")
+    node.intel.import_objects(analyst, [older], source="test")
+    assert node.intel.search(partner, "203.0.113.9", WHY).hits == []
+    assert [hit.tlp for hit in node.intel.search(analyst, "203.0.113.9", WHY).hits] == ["red"]
+    # A newer GREEN version without the address still moves the posting the address already has.
+    newest = indicator(1, "[ipv4-addr:value = '198.51.100.1']", modified="2026-11-09T08:00:00.000Z")
+    node.intel.import_objects(analyst, [{**newest, "object_marking_refs": [TLP_GREEN]}], source="test")
+    assert [hit.tlp for hit in node.intel.search(partner, "203.0.113.9", WHY).hits] == ["green"]
 
 
 def test_auditors_cannot_read_intelligence(node: Node, world: World) -> None:

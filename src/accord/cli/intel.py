@@ -15,6 +15,7 @@ from accord.audit.service import Disclosure
 from accord.cli.context import ctx_of, operator
 from accord.errors import InvalidInput
 from accord.intel.errors import InvalidBundle
+from accord.intel.pipeline import worker_count
 from accord.intel.tabular import ColumnMap
 from accord.intel.vocabulary import Tlp, parse_tlp
 
@@ -95,6 +96,7 @@ def import_files(
                         owner=owner,
                         sharing_group=sharing_group,
                         source=f"file {path.name}",
+                        workers=worker_count(node.settings.intel_import_workers, path.stat().st_size),
                     )
             typer.echo(
                 f"{path}: {report.total} objects, {len(report.successes) - report.duplicates} stored, "

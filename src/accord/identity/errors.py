@@ -32,7 +32,7 @@ class PermissionDenied(AccordError):
     def __init__(self, actor: str, permission: str, missing: str) -> None:
         self.actor = actor
         self.permission = permission
-        self.missing = missing  # "role" or "scope"
+        self.missing = missing  # "role", "scope", or "party" (the object belongs to another party)
         super().__init__(f"{actor} may not {permission} (missing {missing})")
 
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from accord.errors import InvalidInput
 from accord.intel.errors import InvalidBundle
-from accord.intel.service import MAX_EXPORT, ImportReport
+from accord.intel.service import MAX_EXPORT, ImportReport, parse_versions
 from accord.intel.vocabulary import parse_tlp
 from accord.web.auth import ApiActor, DisclosureHeaders, node_of
 
@@ -129,6 +129,19 @@ def get_object(
     version: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
     return node_of(request).intel.get_object(actor, stix_id, disclosure, version)
+
+
+@router.delete("/objects/{stix_id}", summary="Delete your party's object: every version, or ?version=")
+def delete_object(
+    request: Request,
+    actor: ApiActor,
+    stix_id: str,
+    version: Annotated[str | None, Query(max_length=40, description="a version's modified, first, last or all")] = None,
+) -> dict[str, Any]:
+    # Without ?version= the whole object goes, so that a later GET of this path is 404 (TAXII's default is "last").
+    versions = parse_versions("version", [version] if version else ["all"])
+    deletion = node_of(request).intel.delete_object(actor, stix_id, versions, source="api")
+    return {"id": deletion.stix_id, "deleted_versions": deletion.removed, "remaining_versions": deletion.remaining}
 
 
 @router.get("/objects/{stix_id}/versions", summary="The versions of an object you may see")

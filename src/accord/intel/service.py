@@ -7,31 +7,43 @@ about scams carry personal data (victims' and suspects' phone numbers and accoun
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from accord.audit.service import AuditLog, Disclosure
-from accord.canonical_json import canonical_bytes
+from accord.audit.service import AuditLog, Disclosure, Outcome
 from accord.clock import Clock
 from accord.errors import AlreadyExists, InvalidInput, NotFound
 from accord.identity import validation
 from accord.identity.actor import Actor
+from accord.identity.errors import PermissionDenied
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
 from accord.ids import IdSource
 from accord.intel import misp
-from accord.intel.collections import ObjectFilter, StoredVersion, versions_statement
-from accord.intel.ingest import Accepted, check_batch
+from accord.intel.collections import MAX_FILTER_VALUES, ObjectFilter, StoredVersion, versions_statement
+from accord.intel.ingest import Accepted, Checked
 from accord.intel.markings import Audience
-from accord.intel.models import ImportStatus, IntelObject, Observable, Posting, SharingGroup, SharingGroupMember
+from accord.intel.models import (
+    STIX_ID_LENGTH,
+    ImportStatus,
+    IntelObject,
+    Observable,
+    Posting,
+    SharingGroup,
+    SharingGroupMember,
+)
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
+from accord.intel.pipeline import checked_batches
 from accord.intel.tabular import ColumnMap, rows_to_objects
+from accord.intel.validate import parse_timestamp
 from accord.intel.vocabulary import MARKING_ID_FOR, Tlp
-from accord.store.bulk import insert_missing, upsert
+from accord.store.base import Base
+from accord.store.bulk import upsert, upsert_returning_ids
 from accord.store.engine import Database
 
 BATCH = 500  # objects per transaction: big enough for executemany, small enough to keep locks short
@@ -78,6 +90,61 @@ class SearchResult:
     hits: list[SearchHit]
 
 
+# Which versions a delete picks: "first", "last", "all", or the instant of a version's modified (TAXII 2.1
+# section 3.4.2, the match[version] filter; an SCO's one version is named by its date added, as manifests show it).
+VersionChoice = str | datetime
+VERSION_WORDS = frozenset({"first", "last", "all"})
+
+
+def parse_versions(field: str, values: Sequence[str]) -> tuple[VersionChoice, ...]:
+    """``first``, ``last``, ``all`` or STIX timestamps, as TAXII's match[version] takes them. Raises InvalidInput."""
+    if not values or len(values) > MAX_FILTER_VALUES:
+        raise InvalidInput(field, f"between 1 and {MAX_FILTER_VALUES} values")
+    return tuple(v if v in VERSION_WORDS else parse_timestamp(field, field, v) for v in values)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What a delete removed (each version's ``modified``) and how many versions of the object are left."""
+
+    stix_id: str
+    removed: list[str]
+    remaining: int
+
+
+def _chosen_versions(
+    rows: Sequence[Any], versions: Sequence[VersionChoice], tlp: Tlp | None, spec_versions: Sequence[str]
+) -> list[Any]:
+    """The versions a TAXII read with the same filters returns (``collections.versions_statement``): ``first`` and
+    ``last`` are the object's first and latest versions over the whole store, so a collection holds its ``last``
+    only when the latest version carries that collection's TLP."""
+    first_at = min((row.modified_at for row in rows), default=None)
+    instants = {v for v in versions if isinstance(v, datetime)}
+    picked = []
+    for row in rows:
+        if (tlp is not None and row.tlp != str(tlp)) or (spec_versions and row.spec_version not in spec_versions):
+            continue
+        if (
+            "all" in versions
+            or ("last" in versions and row.is_latest)
+            or ("first" in versions and row.modified_at == first_at)
+            or row.modified_at in instants
+        ):
+            picked.append(row)
+    return picked
+
+
+def _batches(objects: Iterable[Any]) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for candidate in objects:
+        batch.append(candidate)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class IntelService:
     def __init__(
         self,
@@ -106,12 +173,14 @@ class IntelService:
         owner: str | None = None,
         sharing_group: str | None = None,
         source: str,
+        workers: int = 0,
     ) -> ImportReport:
         """Check and store objects in batches. Objects without a TLP marking get ``tlp`` (or the node default).
 
         The owner is the caller's party (the local operator must name one). With ``sharing_group`` (name or id,
         of a group the owner belongs to) the objects are seen by that group's members instead of the TLP
-        community. Duplicates (same id and modified) are no-ops. Raises PermissionDenied, NotFound, InvalidInput.
+        community. Duplicates (same id and modified) are no-ops. ``workers`` > 0 checks batches in that many
+        processes (accord.intel.pipeline; for bulk imports). Raises PermissionDenied, NotFound, InvalidInput.
         """
         self._identity.authorize(actor, Permission.SUBMIT_INTEL)
         owner_key = owner or actor.party_id
@@ -122,14 +191,10 @@ class IntelService:
         party = self._identity.get_party(owner_key)
         group = self._group_for(party.id, sharing_group) if sharing_group else None
         report = ImportReport()
-        batch: list[Any] = []
-        for candidate in objects:
-            batch.append(candidate)
-            if len(batch) >= BATCH:
-                self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, group, report)
-                batch = []
-        if batch:
-            self._import_batch(batch, tlp or self._policy.default_tlp, party.id, party.country, group, report)
+        level = tlp or self._policy.default_tlp
+        for size, now, checked in checked_batches(_batches(objects), level, party.country, self._clock.now, workers):
+            report.total += size
+            self._store_batch(checked, party.id, party.country, group, now, report)
         self._audit.record(
             actor.audit_ref(),
             "intel.import",
@@ -145,45 +210,47 @@ class IntelService:
         )
         return report
 
-    def _import_batch(
-        self, batch: list[Any], default_tlp: Tlp, owner: str, country: str, group: str | None, report: ImportReport
+    def _store_batch(
+        self, checked: Checked, owner: str, country: str, group: str | None, now: datetime, report: ImportReport
     ) -> None:
-        now = self._clock.now()
-        checked = check_batch(batch, default_tlp, country, now)
-        report.total += len(batch)
         report.failures += [{"id": object_id, "message": reason} for object_id, reason in checked.failures]
         if not checked.accepted:
             return
         with self._db.writing() as session:
             fresh = self._new_versions(session, checked.accepted)
-            report.duplicates += len(checked.accepted) - len(fresh)
-            for item in checked.accepted:
-                report.successes.append({"id": item.checked.stix_id, "version": item.checked.modified})
-            if not fresh:
-                return
-            session.execute(
-                insert(IntelObject),
-                [
-                    {
-                        "stix_id": a.checked.stix_id,
-                        "stix_type": a.checked.stix_type,
-                        "spec_version": a.checked.spec_version,
-                        "modified": a.checked.modified,
-                        "modified_at": a.checked.modified_at,
-                        "revoked": a.checked.revoked,
-                        "is_latest": False,
-                        "tlp": str(a.tlp),
-                        "owner_party_id": owner,
-                        "sharing_group_id": group,
-                        "added_at": now,
-                        "content": canonical_bytes(a.checked.content).decode(),
-                    }
-                    for a in fresh
-                ],
-            )
-            ids = sorted({a.checked.stix_id for a in fresh})
-            self._mark_latest(session, ids)
-            self._index(session, fresh, owner, country, group, now)
+            if fresh:
+                self._insert_versions(session, fresh, owner, country, group, now)
+        # Counted once the transaction committed: a batch that failed to store is not reported as stored.
+        report.duplicates += len(checked.accepted) - len(fresh)
+        report.successes += [{"id": a.checked.stix_id, "version": a.checked.modified} for a in checked.accepted]
+
+    def _insert_versions(
+        self, session: Session, fresh: list[Accepted], owner: str, country: str, group: str | None, now: datetime
+    ) -> None:
+        session.execute(
+            insert(Base.metadata.tables[IntelObject.__tablename__]),  # Core: see store/bulk.py
+            [
+                {
+                    "stix_id": a.checked.stix_id,
+                    "stix_type": a.checked.stix_type,
+                    "spec_version": a.checked.spec_version,
+                    "modified": a.checked.modified,
+                    "modified_at": a.checked.modified_at,
+                    "revoked": a.checked.revoked,
+                    "is_latest": False,
+                    "tlp": str(a.tlp),
+                    "owner_party_id": owner,
+                    "sharing_group_id": group,
+                    "added_at": now,
+                    "content": a.canonical,
+                }
+                for a in fresh
+            ],
+        )
+        ids = sorted({a.checked.stix_id for a in fresh})
+        with_history = self._mark_latest(session, ids)
+        self._index(session, fresh, owner, country, group, now)
+        self._postings_follow_latest(session, with_history)
 
     @staticmethod
     def _new_versions(session: Session, accepted: list[Accepted]) -> list[Accepted]:
@@ -200,19 +267,46 @@ class IntelService:
         return fresh
 
     @staticmethod
-    def _mark_latest(session: Session, ids: list[str]) -> None:
-        """Exactly one version per id is the latest: the greatest ``modified`` (one read and two updates a batch)."""
+    def _mark_latest(session: Session, ids: list[str]) -> list[str]:
+        """Exactly one version per id is the latest: the greatest ``modified`` (one read and two updates a batch).
+        Returns the ids that have more than one version."""
         newest: dict[str, tuple[Any, int]] = {}
+        counts: dict[str, int] = {}
         rows = session.execute(
             select(IntelObject.seq, IntelObject.stix_id, IntelObject.modified_at).where(IntelObject.stix_id.in_(ids))
         )
         for seq, stix_id, modified_at in rows:
+            counts[stix_id] = counts.get(stix_id, 0) + 1
             best = newest.get(stix_id)
             if best is None or (modified_at, seq) > best:
                 newest[stix_id] = (modified_at, seq)
         session.execute(update(IntelObject).where(IntelObject.stix_id.in_(ids)).values(is_latest=False))
         latest = [seq for _at, seq in newest.values()]
         session.execute(update(IntelObject).where(IntelObject.seq.in_(latest)).values(is_latest=True))
+        return sorted(stix_id for stix_id, count in counts.items() if count > 1)
+
+    def _postings_follow_latest(self, session: Session, ids: list[str]) -> None:
+        """Postings are per (observable, object), not per version: they carry the marking, owner and country of
+        the object's latest version, which is what search shows and checks. Without this, importing an older
+        GREEN version after a RED one (or deleting the RED one's successor) would leave search answering at the
+        wrong level. Set-based: one update per distinct (TLP, owner, group) among the latest versions."""
+        if not ids:
+            return
+        latest = session.execute(
+            select(
+                IntelObject.stix_id, IntelObject.tlp, IntelObject.owner_party_id, IntelObject.sharing_group_id
+            ).where(IntelObject.stix_id.in_(ids), IntelObject.is_latest.is_(True))
+        ).all()
+        by_marking: dict[tuple[str, str, str | None], list[str]] = {}
+        for stix_id, tlp, owner, group in latest:
+            by_marking.setdefault((tlp, owner, group), []).append(stix_id)
+        for (tlp, owner, group), same in by_marking.items():
+            country = self._identity.find_party(session, owner).country
+            session.execute(
+                update(Posting)
+                .where(Posting.stix_id.in_(same))
+                .values(tlp=tlp, owner_party_id=owner, sharing_group_id=group, country=country)
+            )
 
     def _index(
         self, session: Session, fresh: list[Accepted], owner: str, country: str, group: str | None, now: Any
@@ -220,14 +314,11 @@ class IntelService:
         pairs = {(i.kind, i.value) for a in fresh for i in a.identifiers}
         if not pairs:
             return
-        insert_missing(session, Observable, [{"kind": k, "value": v} for k, v in sorted(pairs)], ["kind", "value"])
-        by_pair: dict[tuple[str, str], int] = {}
-        for kind in {k for k, _ in pairs}:
-            values = [v for k, v in pairs if k == kind]
-            for observable_id, value in session.execute(
-                select(Observable.id, Observable.value).where(Observable.kind == kind, Observable.value.in_(values))
-            ):
-                by_pair[(kind, value)] = observable_id
+        rows_in = [{"kind": k, "value": v} for k, v in sorted(pairs)]
+        by_pair = {
+            (kind, value): observable_id
+            for observable_id, kind, value in upsert_returning_ids(session, Observable, rows_in, ["kind", "value"])
+        }
         rows = {}
         for item in fresh:
             for ident in item.identifiers:
@@ -530,6 +621,105 @@ class IntelService:
             )
         return page, more
 
+    # -- deletion (TAXII 2.1 section 5.7, and the JSON API) ---------------------------------------------------
+
+    def delete_object(
+        self,
+        actor: Actor,
+        stix_id: str,
+        versions: Sequence[VersionChoice],
+        *,
+        tlp: Tlp | None = None,
+        spec_versions: Sequence[str] = (),
+        source: str,
+    ) -> Deletion:
+        """Remove the chosen versions of an object, their index entries and its audit entry in one transaction.
+
+        ``versions`` picks as TAXII's match[version] does; ``tlp`` keeps to one collection. Only the owning party
+        deletes (and the node's operator, who could edit the database anyway). Raises PermissionDenied (no
+        SUBMIT_INTEL; or a chosen version the actor sees belongs to another party, and then nothing is removed),
+        NotFound (nothing chosen that the actor may see: the same answer as for an id that does not exist).
+        """
+        self._identity.authorize(actor, Permission.SUBMIT_INTEL)
+        if len(stix_id) > STIX_ID_LENGTH:
+            raise NotFound("object", stix_id[:80])
+        audience = self.audience(actor)
+        remaining = 0
+        with self._db.writing() as session:
+            # FOR UPDATE (PostgreSQL; SQLite's write lock is already whole-database): two deletes of one object
+            # take turns, and the second sees only what the first left.
+            rows = session.execute(
+                select(
+                    IntelObject.seq,
+                    IntelObject.stix_type,
+                    IntelObject.spec_version,
+                    IntelObject.modified,
+                    IntelObject.modified_at,
+                    IntelObject.is_latest,
+                    IntelObject.tlp,
+                    IntelObject.owner_party_id,
+                    IntelObject.sharing_group_id,
+                )
+                .where(IntelObject.stix_id == stix_id)
+                .order_by(IntelObject.modified_at, IntelObject.seq)
+                .with_for_update()
+            ).all()
+            chosen = [
+                row
+                for row in _chosen_versions(rows, versions, tlp, spec_versions)
+                if audience.allows(row.owner_party_id, row.tlp, row.sharing_group_id)
+            ]
+            if not chosen:
+                raise NotFound("object", stix_id)
+            foreign = actor.via != "operator" and any(row.owner_party_id != actor.party_id for row in chosen)
+            if not foreign:
+                remaining = self._remove_versions(session, stix_id, [row.seq for row in chosen])
+                self._audit.append(
+                    session,
+                    actor.audit_ref(),
+                    "intel.delete",
+                    object_type=chosen[0].stix_type,
+                    object_id=stix_id,
+                    details={
+                        "source": source[:200],
+                        "collection": str(tlp) if tlp is not None else None,
+                        "versions": len(chosen),
+                        "modified": [row.modified for row in chosen[:MAX_FILTER_VALUES]],
+                        "remaining": remaining,
+                    },
+                )
+        if foreign:
+            # Recorded after the (empty) transaction: the denial must stay in the log though nothing changed.
+            self._audit.record(
+                actor.audit_ref(),
+                "access.denied",
+                outcome=Outcome.DENIED,
+                object_type=chosen[0].stix_type,
+                object_id=stix_id,
+                details={"action": "intel.delete", "missing": "party"},
+            )
+            raise PermissionDenied(actor.username, f"delete {stix_id}", "party")
+        return Deletion(stix_id, [row.modified for row in chosen], remaining)
+
+    def _remove_versions(self, session: Session, stix_id: str, seqs: list[int]) -> int:
+        """Delete versions by seq; returns how many versions of the object are left.
+
+        Postings are keyed by (observable, object id), not by version. With the last version gone they go too;
+        otherwise they stay and follow the new latest version (see _postings_follow_latest). Observables are kept: they
+        are bare canonical values with no owner or marking, no read path reaches one except through a posting,
+        and removing one here would race with a concurrent import that is about to post to it (a foreign key
+        failure there, on PostgreSQL).
+        """
+        # Nothing references intel_objects by key (import statuses hold ids in their JSON, as history).
+        session.execute(delete(IntelObject).where(IntelObject.seq.in_(seqs)))
+        remaining = len(session.execute(select(IntelObject.seq).where(IntelObject.stix_id == stix_id)).all())
+        if not remaining:
+            session.execute(delete(Posting).where(Posting.stix_id == stix_id))
+            return 0
+        self._mark_latest(session, [stix_id])
+        self._postings_follow_latest(session, [stix_id])
+        return remaining
+
     def save_status(self, actor: Actor, status_id: str, body: dict[str, Any]) -> None:
         if actor.party_id is None:
             raise InvalidInput("party", "only users of a party import over TAXII")
@@ -549,4 +739,12 @@ class IntelService:
             return body
 
 
-__all__ = ["ImportReport", "IntelPolicy", "IntelService", "InvalidIdentifier", "SearchResult"]
+__all__ = [
+    "Deletion",
+    "ImportReport",
+    "IntelPolicy",
+    "IntelService",
+    "InvalidIdentifier",
+    "SearchResult",
+    "parse_versions",
+]

@@ -25,6 +25,7 @@ from accord.identity.vocabulary import Permission
 from accord.intel.collections import COLLECTIONS, MAX_PAGE, ObjectFilter, StoredVersion, collection_id
 from accord.intel.markings import visible_tlps
 from accord.intel.routes import status_resource
+from accord.intel.service import parse_versions
 from accord.intel.validate import parse_timestamp
 from accord.intel.vocabulary import Tlp
 from accord.taxii.negotiation import TAXII_MEDIA, accepts_taxii, sends_taxii
@@ -241,6 +242,30 @@ def get_object(
     if not page and not next:
         raise NotFound("object", object_id[:80])
     return _envelope(page, more, _page_headers(page))
+
+
+@router.delete("/{api_root}/collections/{collection}/objects/{object_id}/")
+def delete_object(
+    request: Request,
+    actor: TaxiiActor,
+    api_root: str,
+    collection: str,
+    object_id: str,
+    match_version: Annotated[str | None, Query(alias="match[version]", max_length=4096)] = None,
+    match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=100)] = None,
+) -> Response:
+    """Delete An Object (section 5.7): the versions in this collection that match[version] picks. Without it,
+    the latest only: 5.7 filters as section 3.4 does, whose default is ``last`` (medallion reads it the same way).
+    200 with an empty body; 404 when nothing the caller may see matches; 403 for another party's object."""
+    _api_root(api_root)
+    tlp, info = _collection(request, actor, collection)
+    if not (info["can_read"] and info["can_write"]):  # 5.7: no delete on a collection the caller cannot read
+        raise HTTPException(403, detail="you may not delete from this collection")
+    versions = parse_versions("match[version]", _split(match_version) or ("last",))
+    node_of(request).intel.delete_object(
+        actor, object_id, versions, tlp=tlp, spec_versions=_split(match_spec_version), source="taxii"
+    )
+    return Response(status_code=200, media_type=TAXII_MEDIA)
 
 
 @router.get("/{api_root}/collections/{collection}/objects/{object_id}/versions/")
