@@ -7,12 +7,13 @@ about scams carry personal data (victims' and suspects' phone numbers and accoun
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from accord.audit.service import AuditLog, Disclosure, Outcome
@@ -42,8 +43,7 @@ from accord.intel.pipeline import checked_batches
 from accord.intel.tabular import ColumnMap, rows_to_objects
 from accord.intel.validate import parse_timestamp
 from accord.intel.vocabulary import MARKING_ID_FOR, Tlp
-from accord.store.base import Base
-from accord.store.bulk import upsert, upsert_returning_ids
+from accord.store.bulk import insert_rows, upsert, upsert_returning_ids
 from accord.store.engine import Database
 
 BATCH = 500  # objects per transaction: big enough for executemany, small enough to keep locks short
@@ -217,18 +217,30 @@ class IntelService:
         if not checked.accepted:
             return
         with self._db.writing() as session:
-            fresh = self._new_versions(session, checked.accepted)
+            fresh, known_ids = self._new_versions(session, checked.accepted)
             if fresh:
-                self._insert_versions(session, fresh, owner, country, group, now)
+                self._insert_versions(session, fresh, known_ids, owner, country, group, now)
         # Counted once the transaction committed: a batch that failed to store is not reported as stored.
         report.duplicates += len(checked.accepted) - len(fresh)
         report.successes += [{"id": a.checked.stix_id, "version": a.checked.modified} for a in checked.accepted]
 
     def _insert_versions(
-        self, session: Session, fresh: list[Accepted], owner: str, country: str, group: str | None, now: datetime
+        self,
+        session: Session,
+        fresh: list[Accepted],
+        known_ids: set[str],
+        owner: str,
+        country: str,
+        group: str | None,
+        now: datetime,
     ) -> None:
-        session.execute(
-            insert(Base.metadata.tables[IntelObject.__tablename__]),  # Core: see store/bulk.py
+        # An object seen for the first time, once in this batch, is its own latest version; only the others
+        # need _mark_latest's read and updates (most of a bulk import is the first kind).
+        per_id = Counter(a.checked.stix_id for a in fresh)
+        several = {stix_id for stix_id, count in per_id.items() if count > 1 or stix_id in known_ids}
+        insert_rows(
+            session,
+            IntelObject,
             [
                 {
                     "stix_id": a.checked.stix_id,
@@ -237,7 +249,7 @@ class IntelService:
                     "modified": a.checked.modified,
                     "modified_at": a.checked.modified_at,
                     "revoked": a.checked.revoked,
-                    "is_latest": False,
+                    "is_latest": a.checked.stix_id not in several,
                     "tlp": str(a.tlp),
                     "owner_party_id": owner,
                     "sharing_group_id": group,
@@ -247,24 +259,25 @@ class IntelService:
                 for a in fresh
             ],
         )
-        ids = sorted({a.checked.stix_id for a in fresh})
-        with_history = self._mark_latest(session, ids)
+        with_history = self._mark_latest(session, sorted(several)) if several else []
         self._index(session, fresh, owner, country, group, now)
         self._postings_follow_latest(session, with_history)
 
     @staticmethod
-    def _new_versions(session: Session, accepted: list[Accepted]) -> list[Accepted]:
+    def _new_versions(session: Session, accepted: list[Accepted]) -> tuple[list[Accepted], set[str]]:
+        """The versions not stored yet (in input order, each once), and the ids that already have versions."""
         keys = {(a.checked.stix_id, a.checked.modified) for a in accepted}
         ids = sorted({stix_id for stix_id, _ in keys})
         stored = session.execute(select(IntelObject.stix_id, IntelObject.modified).where(IntelObject.stix_id.in_(ids)))
         fresh: list[Accepted] = []
         seen: set[tuple[str, str]] = {(row[0], row[1]) for row in stored}
+        known_ids = {stix_id for stix_id, _ in seen}
         for item in accepted:
             key = (item.checked.stix_id, item.checked.modified)
             if key not in seen:
                 seen.add(key)
                 fresh.append(item)
-        return fresh
+        return fresh, known_ids
 
     @staticmethod
     def _mark_latest(session: Session, ids: list[str]) -> list[str]:

@@ -16,6 +16,9 @@ from accord.errors import AccordError
 
 # How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Page cache per connection (SQLite default: 2 MiB). Index inserts into a database of gigabytes miss a small cache
+# on every batch; 64 MiB kept a bulk import of 1,000,000 indicators from slowing as the file grew.
+SQLITE_CACHE_KIB = 64 * 1024
 SUPPORTED_DRIVERS = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql+psycopg": "postgresql"}
 
 
@@ -68,6 +71,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed transaction's integrity
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
