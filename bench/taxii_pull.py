@@ -6,9 +6,11 @@ taxii2-client, the way a peer's feed reader would. For each server it measures:
 
 1. start-up: from ``Popen`` until ``GET /taxii2/`` answers 200 (every start is a sample, median shown);
 2. full pull: every object of the collection with ``as_pages(collection.get_objects, per_request=1000)``,
-   repeated ``--pulls`` times on one server process (objects/s from the median pull, first pull shown apart);
+   repeated ``--pulls`` times on one server process (objects/s from the median pull, first pull shown apart),
+   and the latency of each page of 1,000 as the client sees it (p50/p95/max over all pulls);
 3. get-by-id: ``collection.get_object(id)`` for the same ``--requests`` random ids on both servers, with
-   requests/s and p50/p95 latency.
+   requests/s and p50/p95 latency. The ids are streamed from the file (ijson), so a bundle of a million objects
+   is never held whole unless medallion needs it (``--skip-medallion`` avoids that).
 
 Accord: a fresh node made with the CLI (``accord init``, ``party add``, ``user add``, ``token create``,
 ``intel import --tlp clear``) and served with ``accord serve``, on SQLite in a temporary directory and on
@@ -24,7 +26,8 @@ wall-clock cap; a capped step reports what it managed, and its server process is
 stopped by PID and temporary folders removed at the end, also on error or interrupt.
 
     .venv/bin/python bench/taxii_pull.py [--data ics|enterprise|FILE] [--backends sqlite,postgresql]
-        [--requests N] [--pulls N] [--peer-pull-seconds S] [--get-seconds S] [--profile N]
+        [--requests N] [--pulls N] [--peer-pull-seconds S] [--get-seconds S] [--pull-seconds S]
+        [--import-seconds S] [--profile N] [--skip-medallion]
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ import argparse
 import asyncio
 import base64
 import cProfile
+import hashlib
+import heapq
 import io
 import json
 import multiprocessing
 import os
 import platform
 import pstats
-import random
 import shutil
 import signal
 import socket
@@ -60,6 +64,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import ijson
 import requests
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -83,13 +88,18 @@ SEED = 20261124
 TAXII_ACCEPT = "application/taxii+json;version=2.1"
 STARTUP_LIMIT = 120.0  # seconds; a server that has not answered discovery by then has failed to start
 STOP_GRACE = 5.0
-ACCORD_PULL_SECONDS = 300.0  # cap on Accord's pull step (all pulls); it needs about a second per pull
+ACCORD_PULL_SECONDS = 300.0  # least cap on Accord's pull step (all pulls); Enterprise needs about 2 s per pull
+SLOWEST_PULL = 2_000  # objects/s: the pull cap allows this rate (a tenth of the goal) for every pull, 1M included
+IMPORT_SECONDS = 1_800.0  # least cap on `accord intel import`
+SLOWEST_IMPORT = 250  # objects/s: the import cap allows this rate (a 1M import is expected to take 3-7 min)
 GET_SLACK = 30.0  # the get loop stops itself at --get-seconds; the hard cap allows one slow request beyond it
 MEDALLION_USER, MEDALLION_PASSWORD = "bench", "bench-password"  # medallion keeps passwords in its config file
 API_ROOT = "attack"  # medallion's API root; Accord's is fixed at /taxii2/accord/
 GOAL_PULL = 20_000  # objects/s, full pull
 GOAL_PULL_RATIO = 100  # x medallion
 GOAL_GET = 500  # requests/s, get-by-id
+GOAL_PAGE_MS = 200  # p95 of one page of 1,000 ...
+GOAL_PAGE_COLLECTION = 1_000_000  # ... from a collection of a million objects
 
 # ---------------------------------------------------------------------------------------------------------------
 # Results.
@@ -108,6 +118,7 @@ class ServerResult:
     startups: list[float] = field(default_factory=list)
     pulls: list[Pull] = field(default_factory=list)
     pull_capped: str = ""  # what a capped pull managed, in words
+    page_seconds: list[float] = field(default_factory=list)  # each full page of PAGE objects, all pulls
     latencies: list[float] = field(default_factory=list)
     get_seconds: float = 0.0
     get_capped: bool = False
@@ -140,10 +151,30 @@ class ServerResult:
         return len(self.latencies) / self.get_seconds if self.latencies and self.get_seconds > 0 else None
 
     def percentile(self, fraction: float) -> float | None:
-        if not self.latencies:
-            return None
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]  # nearest rank
+        return nearest_rank(self.latencies, fraction)
+
+
+def nearest_rank(values: Sequence[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def page_latencies(messages: Sequence[tuple[Any, ...]]) -> list[float]:
+    """Seconds per full page of PAGE objects, from the pull worker's ("page", pages, count, elapsed) messages: the
+    time since the pull's previous page (its start, for the first page). A pull's last, shorter page is left out:
+    the goal is about pages of 1,000."""
+    latencies: list[float] = []
+    count, elapsed = 0, 0.0
+    for message in messages:
+        if message[0] == "page":
+            if message[2] - count == PAGE:
+                latencies.append(message[3] - elapsed)
+            count, elapsed = message[2], message[3]
+        elif message[0] == "pull":
+            count, elapsed = 0, 0.0
+    return latencies
 
 
 def progress(message: str) -> None:
@@ -325,6 +356,7 @@ def measure(
         progress(f"{result.label:<22} start-up {seconds:.2f} s; pulling (cap {pull_cap:.0f} s)")
         messages, capped = in_child(_pull_worker, (collection_url(server), auth, args.pulls, pull_cap), pull_cap)
         result.pulls = [Pull(m[1], m[2]) for m in messages if m[0] == "pull"]
+        result.page_seconds = page_latencies(messages)
         if capped:
             done = len(result.pulls)
             last_page: tuple[Any, ...] | None = None  # the last page of the pull that was cut short
@@ -364,19 +396,21 @@ def measure(
 # Accord: a fresh node made with the CLI, served with `accord serve`.
 
 
-def accord_cli(home: Path, database_url: str | None, *arguments: str, check: bool = True) -> str:
+def accord_cli(home: Path, database_url: str | None, *arguments: str, check: bool = True, timeout: float = 1800) -> str:
     command = [str(ACCORD), "--home", str(home)]
     if database_url:
         command += ["--database-url", database_url]
     done = subprocess.run(  # noqa: S603 - our own fixed command line
-        [*command, *arguments], capture_output=True, text=True, env=clean_env(), timeout=1800, check=False
+        [*command, *arguments], capture_output=True, text=True, env=clean_env(), timeout=timeout, check=False
     )
     if check and done.returncode != 0:
         raise RuntimeError(f"accord {' '.join(arguments[:3])} failed ({done.returncode}): {done.stderr[-800:]}")
     return done.stdout
 
 
-def make_accord_node(home: Path, database_url: str | None, data: Path) -> tuple[tuple[str, str], str]:
+def make_accord_node(
+    home: Path, database_url: str | None, data: Path, import_seconds: float
+) -> tuple[tuple[str, str], str]:
     """init, party, user, token, import: returns the TAXII credentials and a line on the import."""
     party = "Bench Police"
     accord_cli(home, database_url, "init", "--name", "TAXII bench node", "--country", "VN")
@@ -384,7 +418,8 @@ def make_accord_node(home: Path, database_url: str | None, data: Path) -> tuple[
     accord_cli(home, database_url, "user", "add", "bench", "--party", party, "--role", "analyst")
     token = accord_cli(home, database_url, "token", "create", "bench", "--scope", "read", "--days", "7").strip()
     began = time.perf_counter()
-    out = accord_cli(home, database_url, "intel", "import", str(data), "--party", party, "--tlp", "clear", check=False)
+    importing = ("intel", "import", str(data), "--party", party, "--tlp", "clear")
+    out = accord_cli(home, database_url, *importing, check=False, timeout=import_seconds)
     seconds = time.perf_counter() - began
     summary = next((line for line in out.splitlines() if line.startswith(str(data))), out.strip()[-300:])
     return ("bench", token), f"`accord intel import` {seconds:.1f} s: {summary.removeprefix(str(data) + ': ')}"
@@ -396,7 +431,7 @@ def run_accord(
     result = ServerResult("accord", backend)
     with tempfile.TemporaryDirectory(prefix="accord-taxii-bench-") as directory:
         home = Path(directory) / "node"
-        auth, result.setup = make_accord_node(home, database_url, data)
+        auth, result.setup = make_accord_node(home, database_url, data, args.import_seconds)
         progress(f"{result.label:<22} {result.setup}")
         url_part = f"/taxii2/accord/collections/{collection_id(Tlp.CLEAR)}/"
 
@@ -408,7 +443,7 @@ def run_accord(
             command += ["serve", "--host", HOST, "--port", str(port)]
             return start(command, port, Path(directory) / "serve.log", auth, Path(directory))
 
-        measure(result, launch, lambda s: s.base + url_part, auth, ids, args, ACCORD_PULL_SECONDS)
+        measure(result, launch, lambda s: s.base + url_part, auth, ids, args, args.pull_seconds)
         profile = profile_accord(home, auth, ids, args.profile) if backend == "sqlite" and args.profile else ""
     return result, profile
 
@@ -654,7 +689,7 @@ def print_report(
     print(
         f"  client      as_pages(get_objects, per_request={PAGE}) x{args.pulls}; "
         f"get_object for {args.requests} random ids (cap {args.get_seconds:.0f} s); "
-        f"medallion pull cap {args.peer_pull_seconds:.0f} s"
+        f"pull cap {args.pull_seconds:.0f} s (medallion {args.peer_pull_seconds:.0f} s)"
     )
     print(
         f"  wall time   {wall:.0f} s; load average (1, 5, 15 min) {_load(args.load_at_start)} at the start, "
@@ -687,6 +722,17 @@ def print_report(
             print(f"  {r.label}: get-by-id stopped by the time cap after {len(r.latencies)} of {args.requests} (*)")
         if r.get_errors:
             print(f"  {r.label}: {r.get_errors} get-by-id answers did not hold the object asked for")
+    print()
+    print(f"Pages of {PAGE:,} during the full pulls (time from the previous page, as taxii2-client sees it)")
+    header = f"{'server':<22} {'pages':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        pages = r.page_seconds
+        print(
+            f"{r.label:<22} {len(pages):>6} {fmt(_ms(nearest_rank(pages, 0.5)), '.1f'):>8} "
+            f"{fmt(_ms(nearest_rank(pages, 0.95)), '.1f'):>8} {fmt(_ms(max(pages, default=None)), '.1f'):>8}"
+        )
     peer = next((r for r in results if r.name == "medallion"), None)
     print()
     for r in results:
@@ -721,6 +767,17 @@ def print_report(
         print(f"  {r.label:<22} full pull >= {GOAL_PULL:,} objects/s: {_met(pull_ok)} ({fmt(r.pull_rate, ',.0f')})")
         print(f"  {r.label:<22} full pull >= {GOAL_PULL_RATIO}x medallion: {ratio_text}")
         print(f"  {r.label:<22} get-by-id >= {GOAL_GET} requests/s: {_met(get_ok)} ({fmt(r.get_rate, ',.1f')})")
+        page_p95 = _ms(nearest_rank(r.page_seconds, 0.95))
+        if page_p95 is None:
+            verdict = "no full page"
+        elif objects >= GOAL_PAGE_COLLECTION:
+            verdict = _met(page_p95 <= GOAL_PAGE_MS)
+        else:
+            verdict = f"not shown by this collection ({_met(page_p95 <= GOAL_PAGE_MS)} at this size)"
+        print(
+            f"  {r.label:<22} page of {PAGE:,}: p95 {fmt(page_p95, ',.0f')} ms (goal <= {GOAL_PAGE_MS} ms on a "
+            f"{GOAL_PAGE_COLLECTION:,}-object collection; this collection has {objects:,} objects): {verdict}"
+        )
 
 
 def _load(averages: tuple[float, float, float]) -> str:
@@ -754,6 +811,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--peer-pull-seconds", type=float, default=120.0, help="time cap of medallion's pulls")
     parser.add_argument("--profile", type=int, default=15, help="profile lines per request on SQLite (0: none)")
     parser.add_argument("--skip-medallion", action="store_true", help="measure Accord alone")
+    parser.add_argument(
+        "--pull-seconds",
+        type=float,
+        default=0.0,
+        help=f"time cap of Accord's pulls (default: {SLOWEST_PULL:,} objects/s per pull, at least "
+        f"{ACCORD_PULL_SECONDS:.0f} s)",
+    )
+    parser.add_argument(
+        "--import-seconds",
+        type=float,
+        default=0.0,
+        help=f"time cap of `accord intel import` (default: {SLOWEST_IMPORT} objects/s, "
+        f"at least {IMPORT_SECONDS:.0f} s)",
+    )
     args = parser.parse_args(argv)
     args.data_path = DATA.get(args.data, Path(args.data))
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -766,7 +837,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--requests must be 1..100000 and --pulls 1..20")
     if not 1 <= args.get_seconds <= 600 or not 1 <= args.peer_pull_seconds <= 3600 or not 0 <= args.profile <= 100:
         parser.error("--get-seconds must be 1..600, --peer-pull-seconds 1..3600, --profile 0..100")
+    if not 0 <= args.pull_seconds <= 86_400 or not 0 <= args.import_seconds <= 86_400:
+        parser.error("--pull-seconds and --import-seconds must be 0 (automatic)..86400")
     return args
+
+
+def sample_ids(path: Path, k: int) -> tuple[list[str], int]:
+    """``k`` distinct object ids picked at random, the same on every run, and the number of objects in the bundle.
+
+    The ids are streamed (ijson), never all held: the sample keeps the ``k`` ids with the smallest keyed hash
+    (bottom-k, a reservoir sample in which an id that occurs twice, as two versions of an object, counts once).
+    """
+    salt = str(SEED).encode()
+    heap: list[tuple[int, str]] = []  # (-hash, id): the largest kept hash on top
+    kept: set[str] = set()
+    count = 0
+    with path.open("rb") as handle:
+        for object_id in ijson.items(handle, "objects.item.id"):
+            count += 1
+            if object_id in kept:
+                continue
+            digest = hashlib.blake2b(object_id.encode(), digest_size=8, key=salt).digest()
+            key = int.from_bytes(digest, "big")
+            if len(heap) < k:
+                heapq.heappush(heap, (-key, object_id))
+                kept.add(object_id)
+            elif key < -heap[0][0]:
+                _, dropped = heapq.heapreplace(heap, (-key, object_id))
+                kept.discard(dropped)
+                kept.add(object_id)
+    return [object_id for _, object_id in sorted(heap, reverse=True)], count
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -778,10 +878,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     began = time.perf_counter()
     args.load_at_start = os.getloadavg()
-    with args.data_path.open("rb") as handle:
-        objects: list[dict[str, Any]] = json.load(handle)["objects"]
-    all_ids = sorted({obj["id"] for obj in objects})
-    ids = random.Random(SEED).sample(all_ids, min(args.requests, len(all_ids)))
+    ids, count = sample_ids(args.data_path, args.requests)
+    args.pull_seconds = args.pull_seconds or max(ACCORD_PULL_SECONDS, args.pulls * count / SLOWEST_PULL + 60)
+    args.import_seconds = args.import_seconds or max(IMPORT_SECONDS, count / SLOWEST_IMPORT)
+    progress(
+        f"{args.data_path.name}: {count:,} objects; caps: import {args.import_seconds:.0f} s, pulls "
+        f"{args.pull_seconds:.0f} s"
+    )
     versions = {
         "taxii2-client": version("taxii2-client"),
         "accord": f"{version('accord')}, uvicorn {version('uvicorn')}, SQLite {sqlite3.sqlite_version}",
@@ -800,8 +903,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_medallion:
         python = peers_python()
         versions["peer"] = peer_versions(python)
+        with args.data_path.open("rb") as handle:  # medallion's memory backend is loaded from the whole bundle
+            objects: list[dict[str, Any]] = json.load(handle)["objects"]
         results.append(run_medallion(python, objects, ids, args))
-    print_report(results, args, len(objects), versions, time.perf_counter() - began)
+        del objects
+    print_report(results, args, count, versions, time.perf_counter() - began)
     if profile:
         print()
         print(f"Profile of Accord (SQLite node, whole ASGI app in this process, inline; per-request figures){profile}")
