@@ -90,3 +90,24 @@ def test_phone_example_numbers_of_every_region_normalise_to_their_e164(region: s
     assert normalise("phone-number", international).value == e164
     assert normalise("phone-number", international.replace("+", "00", 1), default_region=region).value == e164
     assert normalise("phone-number", e164).value == e164
+
+
+@given(
+    country=st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+    digits=st.text(alphabet="0123456789", min_size=4, max_size=14),
+)
+@settings(max_examples=500)
+def test_phone_validity_is_libphonenumbers_is_valid_number(country: int, digits: str) -> None:
+    """The normaliser decides validity with one number_type call; it must agree with is_valid_number."""
+    raw = f"+{country}{digits}"
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return
+    assume(phonenumbers.is_possible_number(number))
+    try:
+        normalise(IdentifierKind.PHONE, raw)
+        accepted = True
+    except InvalidIdentifier:
+        accepted = False
+    assert accepted == phonenumbers.is_valid_number(number)

@@ -13,7 +13,6 @@ unsafe. Each worker pays its start-up (imports, ~1 s) once per import.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 from collections import deque
@@ -22,7 +21,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from accord.intel.ingest import Checked, check_batch
+from accord.intel.ingest import Accepted, Checked, check_batch
+from accord.intel.validate import CheckedObject
 from accord.intel.vocabulary import Tlp
 
 IN_FLIGHT_PER_WORKER = 2
@@ -43,10 +43,11 @@ def _check_in_worker(batch: list[Any], default_tlp: Tlp, region: str | None, now
     """check_batch, returning only what the writer needs: the objects themselves travel back as canonical JSON
     (``Accepted.canonical``), not a second time as dictionaries."""
     checked = check_batch(batch, default_tlp, region, now)
-    slim = [
-        dataclasses.replace(a, checked=dataclasses.replace(a.checked, content={}, comparisons=None))
-        for a in checked.accepted
-    ]
+    slim = []
+    for a in checked.accepted:
+        c = a.checked
+        light = CheckedObject(c.stix_id, c.stix_type, c.spec_version, c.modified, c.modified_at, c.revoked, {})
+        slim.append(Accepted(light, a.tlp, a.identifiers, a.canonical))
     return Checked(accepted=slim, failures=checked.failures)
 
 
