@@ -1,0 +1,1 @@
+"""Matching reported identifiers against what is already known: false-positive and known-identifier lists."""
