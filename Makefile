@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-deps
 
-.PHONY: demo test test-sqlite lint bench bench-full format i18n clean system-deps postgres
+.PHONY: demo test test-sqlite lint bench bench-full bench-million format i18n clean system-deps postgres
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ bench: $(STAMP) postgres
 # The TAXII pull on the 24,771-object ATT&CK Enterprise collection (about 5 more minutes, medallion is slow).
 bench-full: bench
 	$(BIN)/python bench/taxii_pull.py --data enterprise
+
+# One million synthetic scam indicators: import on both backends, then a TAXII pull of them (about 15 minutes,
+# 3 GB of free temporary space).
+MILLION := $(or $(TMPDIR),/tmp)/accord-synthetic-1000000.json
+bench-million: $(STAMP) postgres
+	$(BIN)/python bench/intel_import.py --synthetic 1000000 --skip-attack
+	$(BIN)/python -c 'import sys; sys.path.insert(0, "bench"); from pathlib import Path; from intel_import import write_synthetic_bundle; write_synthetic_bundle(Path("$(MILLION)"), 1_000_000)'
+	$(BIN)/python bench/taxii_pull.py --data $(MILLION) --skip-medallion --backends sqlite --profile 0; status=$$?; rm -f $(MILLION); exit $$status
 
 # Re-extract translatable strings and merge them into every catalogue.
 i18n: $(STAMP)
