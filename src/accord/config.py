@@ -95,6 +95,12 @@ class Settings:
         minimum=-1,
         maximum=64,
     )
+    matching_warninglists: str = _setting(
+        "",
+        "Warninglists that mark lookup hits, comma-separated: MISP warninglist JSON files, folders of them, or a "
+        "checkout of MISP/misp-warninglists (relative paths from home). Accord's own lists (URL shorteners, "
+        "shared hosting, platforms, payment processors) are always on.",
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, metadata={"internal": True})
 
     @property

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from accord.audit.service import AuditLog
 from accord.clock import Clock, SystemClock
-from accord.config import Settings, write_config_file
+from accord.config import InvalidSetting, Settings, write_config_file
 from accord.errors import AccordError, InvalidInput
 from accord.identity import validation
 from accord.identity.login import LoginPolicy, LoginService
@@ -23,6 +23,8 @@ from accord.ids import IdSource, RandomIds
 from accord.intel.markings import parse_audience
 from accord.intel.service import IntelPolicy, IntelService
 from accord.intel.vocabulary import parse_tlp
+from accord.matching.service import MatchingPolicy, MatchingService
+from accord.matching.warninglists import Warninglists
 from accord.store import migrate
 from accord.store.engine import Database, DatabaseUnavailable, make_engine
 
@@ -47,12 +49,28 @@ class Node:
     login: LoginService
     intel: IntelService
     _keys: NodeKeys | None = field(default=None, repr=False)
+    _matching: MatchingService | None = field(default=None, repr=False)
 
     @property
     def keys(self) -> NodeKeys:
         if self._keys is None:
             self._keys = load_node_keys(self.settings.home)
         return self._keys
+
+    @property
+    def matching(self) -> MatchingService:
+        """Built on first use: loading large warninglists is work most CLI commands never need. Raises
+        InvalidSetting when a list in ``matching_warninglists`` cannot be read or is not a warninglist."""
+        if self._matching is None:
+            self._matching = MatchingService(
+                self.db,
+                self.audit,
+                self.identity,
+                self.intel,
+                load_warninglists(self.settings),
+                MatchingPolicy(node_country=self.settings.node_country or None),
+            )
+        return self._matching
 
     def close(self) -> None:
         self.db.dispose()
@@ -106,6 +124,18 @@ def open_node(
     return Node(
         settings=settings, db=db, clock=clock, ids=ids, audit=audit, identity=identity, login=login, intel=intel
     )
+
+
+def load_warninglists(settings: Settings) -> Warninglists:
+    """Accord's own lists and those named by ``matching_warninglists``. Raises InvalidSetting naming the list."""
+    # Relative paths are read from the node's home, as everything else of the node is.
+    named = [Path(part.strip()).expanduser() for part in settings.matching_warninglists.split(",") if part.strip()]
+    paths = [path if path.is_absolute() else settings.home / path for path in named]
+    try:
+        return Warninglists.load(paths)
+    except InvalidInput as exc:
+        source = settings.sources.get("matching_warninglists", "default")
+        raise InvalidSetting("matching_warninglists", source, str(exc)) from exc
 
 
 @dataclass(frozen=True)

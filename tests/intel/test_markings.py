@@ -39,7 +39,7 @@ def marked(node: Node, world: World, operator) -> dict[str, str]:
 
 
 def _visible_via_every_path(node: Node, client, world: World, who: str, stix_id: str, value: str) -> dict[str, bool]:
-    """Every read path for intelligence: service, JSON API, TAXII, web pages, exports (STIX and MISP)."""
+    """Every read path for intelligence: service, JSON API, TAXII, web pages, exports (STIX and MISP), lookups."""
     from fastapi.testclient import TestClient
 
     from accord.intel.collections import collection_id
@@ -82,6 +82,10 @@ def _visible_via_every_path(node: Node, client, world: World, who: str, stix_id:
     seen["api.search"] = any(h["stix_id"] == stix_id for h in hits)
     exported = json.loads(client.get("/api/v1/intel/export", headers=headers).content)
     seen["api.export"] = any(o["id"] == stix_id for o in exported["objects"])
+    (looked_up,) = node.matching.lookup(actor, [value], None, WHY)
+    seen["service.lookup"] = any(hit.stix_id == stix_id for hit in looked_up.hits.visible)
+    bulk = client.post("/api/v1/lookup", json={"values": [value]}, headers=headers).json()["results"][0]
+    seen["api.lookup"] = any(hit["stix_id"] == stix_id for hit in bulk["hits"]["visible"])
     return seen
 
 

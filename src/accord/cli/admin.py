@@ -24,14 +24,33 @@ def party_add(
     name: Annotated[str, typer.Argument(help="Full name of the organisation.")],
     kind: Annotated[str, typer.Option(help=f"One of: {', '.join(PartyKind)}.")],
     country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code, e.g. VN.")],
+    contact: Annotated[
+        str | None,
+        typer.Option(help="Point of contact other parties see on a match, e.g. '24/7 desk, +84 ..., a05@...'."),
+    ] = None,
 ) -> None:
     """Register an organisation."""
     node = ctx_of(ctx).node()
     try:
-        party = node.identity.add_party(operator(), name, kind, country)
+        party = node.identity.add_party(operator(), name, kind, country, contact=contact)
     finally:
         node.close()
     typer.echo(f"{party.id}\t{party.name}\t{party.kind}\t{party.country}")
+
+
+@party_app.command("set-contact")
+def party_set_contact(
+    ctx: typer.Context,
+    party: Annotated[str, typer.Argument(help="Party name or id.")],
+    contact: Annotated[str, typer.Argument(help="Point of contact (at most 300 characters); '' clears it.")],
+) -> None:
+    """Set the point of contact that lookups name when a match is one the asking party may not see."""
+    node = ctx_of(ctx).node()
+    try:
+        view = node.identity.set_party_contact(operator(), party, contact)
+    finally:
+        node.close()
+    typer.echo(f"{view.name}: {view.contact or '(no contact)'}")
 
 
 @party_app.command("list")

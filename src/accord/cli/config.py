@@ -13,6 +13,7 @@ from accord.cli.context import ctx_of
 from accord.config import declared_settings, unknown_env_settings
 from accord.errors import AccordError
 from accord.identity.node_keys import PRIVATE_KEY_FILE, load_node_keys
+from accord.node import load_warninglists
 from accord.store import migrate
 from accord.store.engine import make_engine
 
@@ -30,7 +31,8 @@ def _shown(name: str, value: object) -> str:
 
 @config_app.command("check")
 def check(ctx: typer.Context) -> None:
-    """Print the effective settings and check the database, schema and node key. Exit 1 on any problem."""
+    """Print the effective settings and check the database, schema, node key and warninglists. Exit 1 on any
+    problem."""
     settings = ctx_of(ctx).settings()  # an invalid value raises InvalidSetting: exit 2 with its name
     for spec in declared_settings():
         value = settings.effective_database_url if spec.name == "database_url" else getattr(settings, spec.name)
@@ -55,6 +57,11 @@ def check(ctx: typer.Context) -> None:
         load_node_keys(settings.home)
         if stat.S_IMODE(key_path.stat().st_mode) != 0o600:
             warnings.append(f"{key_path} mode is {stat.S_IMODE(key_path.stat().st_mode):o}, 600 is expected")
+    except AccordError as exc:
+        problems.append(str(exc))
+    try:
+        lists = load_warninglists(settings)
+        typer.echo(f"warninglists: {len(lists)} loaded")
     except AccordError as exc:
         problems.append(str(exc))
     for line in warnings:

@@ -1,4 +1,4 @@
-"""``accord``: init, serve, demo, party, user, token, node, audit, config.
+"""``accord``: init, serve, demo, party, user, token, node, audit, config, intel, lookup.
 
 Errors end in one line on stderr: exit 2 for bad arguments or settings, 1 for anything else refused.
 ``--verbose`` adds the traceback.
@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import Abort, TyperException
 
-from accord.cli import admin, audit, config, intel, node, server
+from accord.cli import admin, audit, config, intel, lookup, node, server
 from accord.cli.context import CliContext, parse_setting_flags
 from accord.config import InvalidSetting
 from accord.errors import AccordError, InvalidInput
@@ -36,6 +36,7 @@ app.add_typer(intel.intel_app, name="intel")
 app.command("init")(node.init)
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)
+app.command("lookup")(lookup.lookup)
 
 
 @app.callback()

@@ -66,6 +66,7 @@ class PartyView:
     kind: str
     country: str
     created_at: datetime
+    contact: str | None = None  # the party's point of contact for other parties (directory data)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accord.store.base import Base, UtcDateTime
 
 ID_LENGTH = 64  # "<kind>--<uuid>" fits with room to spare
+CONTACT_LENGTH = 300  # a desk, a phone number and an e-mail address: "24/7 desk, +84 24 3456 7890, a05@example.gov.vn"
 
 
 class Party(Base):
@@ -20,6 +21,8 @@ class Party(Base):
     kind: Mapped[str] = mapped_column(String(40))
     country: Mapped[str] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # How other parties reach this one about a match they may not see in full (a hit/no-hit answer names it).
+    contact: Mapped[str | None] = mapped_column(String(CONTACT_LENGTH), nullable=True)
 
 
 class User(Base):

@@ -45,7 +45,9 @@ def list_parties(request: Request, actor: ApiActor) -> list[PartyOut]:
 
 @router.post("/parties", status_code=201, summary="Register an organisation (admin)")
 def add_party(request: Request, actor: ApiActor, body: PartyIn) -> PartyOut:
-    return PartyOut.of(node_of(request).identity.add_party(actor, body.name, body.kind, body.country))
+    return PartyOut.of(
+        node_of(request).identity.add_party(actor, body.name, body.kind, body.country, contact=body.contact)
+    )
 
 
 @router.get("/users", summary="Users (personal data: send Accord-Purpose and Accord-Legal-Basis)")

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.identity.actor import Actor, PartyView, TokenView, UserView
+from accord.identity.models import CONTACT_LENGTH
 
 
 class PartyIn(BaseModel):
@@ -14,6 +15,9 @@ class PartyIn(BaseModel):
     name: str = Field(max_length=200, examples=["Ministry of Public Security - Cybersecurity Department (A05)"])
     kind: str = Field(max_length=40, examples=["law_enforcement"])
     country: str = Field(max_length=2, examples=["VN"])
+    contact: str | None = Field(
+        default=None, max_length=CONTACT_LENGTH, examples=["24/7 desk, +84 24 3456 7890, a05-247@example.gov.vn"]
+    )
 
 
 class PartyOut(BaseModel):
@@ -21,11 +25,19 @@ class PartyOut(BaseModel):
     name: str
     kind: str
     country: str
+    contact: str | None
     created_at: datetime
 
     @classmethod
     def of(cls, view: PartyView) -> PartyOut:
-        return cls(id=view.id, name=view.name, kind=view.kind, country=view.country, created_at=view.created_at)
+        return cls(
+            id=view.id,
+            name=view.name,
+            kind=view.kind,
+            country=view.country,
+            contact=view.contact,
+            created_at=view.created_at,
+        )
 
 
 class UserIn(BaseModel):

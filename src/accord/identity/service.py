@@ -34,7 +34,9 @@ class TokenPolicy:
 
 
 def party_view(row: Party) -> PartyView:
-    return PartyView(id=row.id, name=row.name, kind=row.kind, country=row.country, created_at=row.created_at)
+    return PartyView(
+        id=row.id, name=row.name, kind=row.kind, country=row.country, created_at=row.created_at, contact=row.contact
+    )
 
 
 def user_view(row: User) -> UserView:
@@ -102,8 +104,11 @@ class IdentityService:
 
     # -- parties ------------------------------------------------------------------------------------------
 
-    def add_party(self, actor: Actor, name: str, kind: str, country: str) -> PartyView:
-        """Register an organisation. Raises InvalidInput, AlreadyExists, PermissionDenied."""
+    def add_party(self, actor: Actor, name: str, kind: str, country: str, *, contact: str | None = None) -> PartyView:
+        """Register an organisation, with the point of contact other parties see on a hit they may not open.
+
+        Raises InvalidInput, AlreadyExists, PermissionDenied.
+        """
         self.authorize(actor, Permission.MANAGE_PARTIES)
         party = Party(
             id=self._ids.new_id("party"),
@@ -111,6 +116,7 @@ class IdentityService:
             kind=validation.one_of("kind", kind, PartyKind),
             country=validation.country(country),
             created_at=self._clock.now(),
+            contact=validation.contact(contact),
         )
         try:
             with self._db.writing() as session:
@@ -124,11 +130,34 @@ class IdentityService:
                     "party.create",
                     object_type="party",
                     object_id=party.id,
-                    details={"name": party.name, "kind": party.kind, "country": party.country},
+                    details={
+                        "name": party.name,
+                        "kind": party.kind,
+                        "country": party.country,
+                        "contact": party.contact,
+                    },
                 )
         except IntegrityError as exc:  # a concurrent insert of the same name won the race
             raise AlreadyExists("party", party.name) from exc
         return party_view(party)
+
+    def set_party_contact(self, actor: Actor, key: str, contact: str | None) -> PartyView:
+        """Set (or, with None or blank text, clear) a party's point of contact; the change is audited with the old
+        and new text. Raises InvalidInput, NotFound, PermissionDenied."""
+        self.authorize(actor, Permission.MANAGE_PARTIES)
+        text = validation.contact(contact)
+        with self._db.writing() as session:
+            party = self.find_party(session, key)
+            before, party.contact = party.contact, text
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "party.update",
+                object_type="party",
+                object_id=party.id,
+                details={"field": "contact", "before": before, "after": text},
+            )
+            return party_view(party)
 
     def list_parties(self, actor: Actor) -> list[PartyView]:
         """The directory of organisations known to this node (not personal data). Raises PermissionDenied."""
@@ -141,6 +170,16 @@ class IdentityService:
         """A party by id or name (directory data, for other services). Raises NotFound."""
         with self._db.reading() as session:
             return party_view(self.find_party(session, key))
+
+    def parties_by_id(self, ids: Iterable[str]) -> dict[str, PartyView]:
+        """The parties with these ids (directory data, for other services), in chunks of ``MAX_LIST``."""
+        wanted = sorted(set(ids))
+        found: dict[str, PartyView] = {}
+        with self._db.reading() as session:
+            for start in range(0, len(wanted), MAX_LIST):
+                rows = session.scalars(select(Party).where(Party.id.in_(wanted[start : start + MAX_LIST])))
+                found.update((row.id, party_view(row)) for row in rows)
+        return found
 
     def find_party(self, session: Session, key: str) -> Party:
         if not validation.is_lookup_key(key):

@@ -11,6 +11,7 @@ from typing import TypeVar
 import pycountry
 
 from accord.errors import InvalidInput
+from accord.identity.models import CONTACT_LENGTH
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")  # shape only; nothing is sent to it
@@ -28,6 +29,13 @@ def clean_text(field: str, value: str, *, max_length: int = MAX_NAME, required: 
     if has_control_characters(value):
         raise InvalidInput(field, "must not contain control characters")
     return value
+
+
+def contact(value: str | None) -> str | None:
+    """A party's point of contact (free text: desk, phone, e-mail), or None when absent or blank."""
+    if value is None:
+        return None
+    return clean_text("contact", value, max_length=CONTACT_LENGTH, required=False) or None
 
 
 def username(value: str) -> str:

@@ -19,6 +19,7 @@ from accord.identity import routes as identity_routes
 from accord.ids import IdSource
 from accord.intel import pages as intel_pages
 from accord.intel import routes as intel_routes
+from accord.matching import routes as matching_routes
 from accord.node import Node, open_node
 from accord.taxii import routes as taxii_routes
 from accord.web import pages as shell_pages
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     """A FastAPI app serving one node. Raises NodeNotInitialised or NodeKeyProblem if the node was never set up."""
     node: Node = open_node(settings, clock=clock, ids=ids)
     keys = node.keys  # fail at start-up, not at the first request, if the key is missing or exposed
+    _ = node.matching  # likewise for a warninglist that cannot be loaded
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(identity_routes.router, prefix="/api/v1")
     app.include_router(audit_routes.router, prefix="/api/v1")
     app.include_router(intel_routes.router, prefix="/api/v1")
+    app.include_router(matching_routes.router, prefix="/api/v1")
     app.include_router(taxii_routes.router)
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
@@ -94,6 +97,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
         larger={
             intel_routes.BUNDLES_PATH: settings.intel_max_bundle_bytes,
             intel_pages.IMPORT_PATH: settings.intel_max_bundle_bytes,
+            matching_routes.LOOKUP_PATH: matching_routes.LOOKUP_MAX_BODY,
         },
     )
     app.add_middleware(SecurityHeaders)

@@ -30,6 +30,7 @@ from accord.identity.errors import (
 )
 from accord.intel.errors import InvalidBundle
 from accord.intel.normalise import InvalidIdentifier
+from accord.matching.errors import TooManyValues
 from accord.store.engine import DatabaseUnavailable, UnsupportedDatabase
 from accord.web.errors import CsrfFailed, LoginRequired
 from accord.web.rendering import pages_of
@@ -61,6 +62,7 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     AuditChainBroken: ProblemKind(409, "audit-chain-broken", "The audit chain is broken"),
     InvalidBundle: ProblemKind(422, "invalid-bundle", "Not a STIX 2.1 bundle"),
     InvalidIdentifier: ProblemKind(422, "invalid-identifier", "The identifier does not check out"),
+    TooManyValues: ProblemKind(413, "too-many-values", "Too many values in one request"),
     InvalidSetting: ProblemKind(500, "misconfigured", "The node is misconfigured"),
     UnsupportedDatabase: ProblemKind(500, "misconfigured", "The node is misconfigured"),
     DatabaseUnavailable: ProblemKind(503, "database-unavailable", "The database is unreachable"),
@@ -77,6 +79,8 @@ def problem_kind(exc: AccordError) -> ProblemKind:
 
 def problem_fields(exc: AccordError) -> dict[str, Any]:
     """Extension members (RFC 9457 section 3.2) that a client can act on; never internal details."""
+    if isinstance(exc, TooManyValues):
+        return {"errors": [{"field": exc.field, "reason": exc.reason}], "limit": exc.limit}
     if isinstance(exc, InvalidInput):
         return {"errors": [{"field": exc.field, "reason": exc.reason}]}
     if isinstance(exc, TokenExpiryInvalid):

@@ -1,0 +1,90 @@
+"""Matching API: ``POST /api/v1/lookup``, many raw values at once, each answered at the caller's level."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from accord.errors import InvalidInput
+from accord.intel.models import MAX_VALUE_LENGTH
+from accord.matching.service import KINDS, MAX_LOOKUP_VALUES
+from accord.web.auth import ApiActor, DisclosureHeaders, node_of
+
+router = APIRouter(tags=["matching"])
+LOOKUP_PATH = "/api/v1/lookup"
+# 100,000 values of realistic length (phone numbers, IBANs, URLs: 60 bytes on average with JSON quoting, plus a
+# type each) are about 10 MB; 16 MiB leaves room without letting one request hold much more memory than that.
+LOOKUP_MAX_BODY = 16 * 1024 * 1024
+FIELDS = frozenset({"values", "types"})
+
+REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["values"],
+    "additionalProperties": False,
+    "properties": {
+        "values": {
+            "type": "array",
+            "maxItems": MAX_LOOKUP_VALUES,
+            "items": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+            "examples": [["+84 91 234 5678", "DE89 3704 0044 0532 0130 00", "bit.ly/3xYz"]],
+        },
+        "types": {
+            "type": "array",
+            "description": "One per value: an identifier kind, or null to detect it",
+            "items": {"anyOf": [{"type": "string", "enum": sorted(KINDS)}, {"type": "null"}]},
+        },
+    },
+}
+
+
+def parse_lookup_body(body: bytes) -> tuple[list[str], list[str | None] | None]:
+    """``{"values": [...], "types": [...]?}`` as typed lists. Raises InvalidInput naming the field."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("body", "not JSON") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("body", 'a JSON object: {"values": [...], "types": [...]}')
+    unknown = sorted(set(document) - FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0][:40], "unknown field; send values and, optionally, types")
+    values = document.get("values")
+    if not isinstance(values, list):
+        raise InvalidInput("values", "required, a list of strings")
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise InvalidInput("values", f"item {index} is not a string")
+    types = document.get("types")
+    if types is None:
+        return values, None
+    if not isinstance(types, list):
+        raise InvalidInput("types", "a list with one identifier kind (or null) per value")
+    for index, kind in enumerate(types):
+        if kind is not None and not isinstance(kind, str):
+            raise InvalidInput("types", f"item {index} is neither an identifier kind nor null")
+    return values, types
+
+
+@router.post(
+    "/lookup",
+    summary="Who holds these identifiers (up to 100,000 raw values); needs Accord-Purpose",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REQUEST_SCHEMA}}}},
+)
+async def lookup(request: Request, actor: ApiActor, disclosure: DisclosureHeaders) -> JSONResponse:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise HTTPException(415, detail="send application/json")
+    values, types = parse_lookup_body(await request.body())
+    node = node_of(request)
+
+    def answer() -> JSONResponse:
+        # In the thread pool with the lookup: rendering 100,000 results must not stall the event loop either.
+        results = node.matching.lookup(actor, values, types, disclosure)
+        body: dict[str, Any] = {"results": [result.document() for result in results]}
+        return JSONResponse(body)
+
+    return await run_in_threadpool(answer)

@@ -1,0 +1,202 @@
+"""Bulk lookup: "does anyone else know these phone numbers, accounts, wallets, domains?" for up to 100,000 raw
+values in one call, answered from the observable index under each reader's markings.
+
+Per value the answer carries its canonical form (or why it has none), the hits at the level the reader may see
+them (``visibility``), the false-positive and known-identifier lists it is on (``warninglists``: marked, never
+dropped) and whether it was seen across borders. A value that does not normalise is reported with its reason,
+not a failed batch. Every call is one audit entry with its purpose and counts, never the values themselves: the
+log must not become a second copy of what was searched for (data minimisation, UN Convention Art. 36).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from accord.audit.service import AuditLog, Disclosure
+from accord.errors import InvalidInput
+from accord.identity.actor import Actor
+from accord.identity.service import IdentityService
+from accord.identity.vocabulary import Permission
+from accord.intel.models import MAX_VALUE_LENGTH
+from accord.intel.normalise import Canonical, IdentifierKind, InvalidIdentifier, detect, normalise
+from accord.intel.normalise.detect import UNKNOWN
+from accord.intel.service import IntelService
+from accord.matching.correlation import Correlation, correlate
+from accord.matching.errors import TooManyValues
+from accord.matching.visibility import NO_HITS, Hits, hits_of
+from accord.matching.warninglists import Warninglists
+from accord.store.engine import Database
+
+# Values per call: the issue's figure for a bank's daily batch; bigger lists are split by the client (the CLI
+# streams a file of any size in calls of this size or less).
+MAX_LOOKUP_VALUES = 100_000
+KINDS = frozenset(str(kind) for kind in IdentifierKind)
+
+
+@dataclass(frozen=True)
+class MatchingPolicy:
+    node_country: str | None = None  # the region for national-format phone numbers when the caller has none
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """The answer for one input value, in input order."""
+
+    input: str
+    type: str | None  # the kind given, or the one detected (None when detection found none)
+    canonical: str | None
+    error: str | None  # why the value does not normalise
+    hits: Hits
+    warninglists: tuple[str, ...]
+    cross_border: bool
+
+    def document(self) -> dict[str, Any]:
+        """The result as JSON (the API's ``results`` items and the CLI's JSON lines)."""
+        restricted = self.hits.restricted
+        return {
+            "input": self.input,
+            "type": self.type,
+            "canonical": self.canonical,
+            "error": self.error,
+            "hits": {
+                "found": self.hits.found,
+                "visible_count": self.hits.visible_count,
+                "visible": [
+                    {
+                        "stix_id": hit.stix_id,
+                        "stix_type": hit.stix_type,
+                        "party_id": hit.party_id,
+                        "party": hit.party,
+                        "country": hit.country,
+                        "tlp": hit.tlp,
+                        "first_seen": hit.first_seen.isoformat(),
+                        "last_seen": hit.last_seen.isoformat(),
+                    }
+                    for hit in self.hits.visible
+                ],
+                "restricted": None
+                if restricted is None
+                else {
+                    "parties": restricted.parties,
+                    "countries": list(restricted.countries),
+                    "contacts": [
+                        {"party_id": c.party_id, "party": c.party, "country": c.country, "contact": c.contact}
+                        for c in restricted.contacts
+                    ],
+                },
+            },
+            "warninglists": list(self.warninglists),
+            "cross_border": self.cross_border,
+        }
+
+
+def check_lookup_input(values: Sequence[str], types: Sequence[str | None] | None) -> None:
+    """Refuse a lookup that is not one: too many values, an over-long value, types that do not pair with the
+    values or name no identifier kind. Items are counted from 0. Raises TooManyValues, InvalidInput."""
+    if len(values) > MAX_LOOKUP_VALUES:
+        raise TooManyValues("values", len(values), MAX_LOOKUP_VALUES)
+    if not values:
+        raise InvalidInput("values", "give at least one value")
+    for index, value in enumerate(values):
+        if len(value) > MAX_VALUE_LENGTH:  # no canonical value is longer (intel.models), so none could match
+            raise InvalidInput("values", f"item {index} is longer than {MAX_VALUE_LENGTH} characters")
+    if types is None:
+        return
+    if len(types) != len(values):
+        raise InvalidInput("types", f"{len(types)} types for {len(values)} values; give one per value, or none")
+    for index, kind in enumerate(types):
+        if kind is not None and kind not in KINDS:
+            raise InvalidInput("types", f"item {index}: {kind[:40]!r} is not one of {', '.join(sorted(KINDS))}")
+
+
+def _canonical(raw: str, kind: str | None, region: str | None) -> Canonical | InvalidIdentifier:
+    if not raw.strip():
+        return InvalidIdentifier(kind or UNKNOWN, raw, "empty value")
+    try:
+        return normalise(kind, raw, default_region=region) if kind else detect(raw, default_region=region)
+    except InvalidIdentifier as exc:
+        return exc
+
+
+class MatchingService:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        identity: IdentityService,
+        intel: IntelService,
+        warninglists: Warninglists,
+        policy: MatchingPolicy,
+    ) -> None:
+        self._db = db
+        self._audit = audit
+        self._identity = identity
+        self._intel = intel
+        self._warninglists = warninglists
+        self._policy = policy
+
+    @property
+    def warninglists(self) -> Warninglists:
+        return self._warninglists
+
+    def lookup(
+        self,
+        actor: Actor,
+        values: Sequence[str],
+        types: Sequence[str | None] | None,
+        disclosure: Disclosure,
+    ) -> list[LookupResult]:
+        """Normalise each value (as its type says, or detected) and answer who holds it, as ``actor`` may see it.
+
+        National phone numbers are read in the caller's party's country (the node's for the local operator).
+        One audit entry per call, with the purpose and counts. Raises PermissionDenied (no READ_INTEL: auditors
+        look at the log, not at intelligence), InvalidInput (no purpose; see also ``check_lookup_input``),
+        TooManyValues.
+        """
+        self._identity.authorize(actor, Permission.READ_INTEL)
+        if not (disclosure.purpose or "").strip():
+            raise InvalidInput("purpose", "say why these values are looked up (it is recorded in the audit log)")
+        check_lookup_input(values, types)
+        region = actor.country or self._policy.node_country
+        parsed = [_canonical(raw, types[i] if types else None, region) for i, raw in enumerate(values)]
+        keys = {(str(item.kind), item.value) for item in parsed if isinstance(item, Canonical)}
+        audience = self._intel.audience(actor)
+        # One consistent view across the chunks: a value posted half-way through a long call is either in the
+        # answer for every input that names it or for none.
+        with self._db.snapshot() as session:
+            correlations = correlate(session, keys, audience)
+        parties = self._identity.parties_by_id({h.party_id for c in correlations.values() for h in c.holdings})
+        results = []
+        for raw, item in zip(values, parsed, strict=True):
+            if isinstance(item, InvalidIdentifier):
+                kind = None if item.kind == UNKNOWN else item.kind
+                results.append(LookupResult(raw, kind, None, item.reason, NO_HITS, (), False))
+                continue
+            correlation: Correlation | None = correlations.get((str(item.kind), item.value))
+            results.append(
+                LookupResult(
+                    input=raw,
+                    type=str(item.kind),
+                    canonical=item.value,
+                    error=None,
+                    hits=hits_of(correlation, audience, parties) if correlation else NO_HITS,
+                    warninglists=tuple(wl.name for wl in self._warninglists.matching(str(item.kind), item.value)),
+                    cross_border=correlation.cross_border if correlation else False,
+                )
+            )
+        # Recorded before the answer leaves the service: if the entry cannot be written, nothing is disclosed.
+        self._audit.record(
+            actor.audit_ref(),
+            "matching.lookup",
+            object_type="lookup",
+            disclosure=disclosure,
+            details={
+                "values": len(values),
+                "valid": sum(1 for r in results if r.error is None),
+                "with_hits": sum(1 for r in results if r.hits.found),
+                "with_restricted_hits": sum(1 for r in results if r.hits.restricted is not None),
+            },
+        )
+        return results
