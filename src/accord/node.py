@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from accord.audit.service import AuditLog
 from accord.clock import Clock, SystemClock
 from accord.config import InvalidSetting, Settings, write_config_file
+from accord.cooperation.service import CooperationService
 from accord.errors import AccordError, InvalidInput
 from accord.identity import validation
 from accord.identity.login import LoginPolicy, LoginService
@@ -50,6 +51,7 @@ class Node:
     intel: IntelService
     _keys: NodeKeys | None = field(default=None, repr=False)
     _matching: MatchingService | None = field(default=None, repr=False)
+    _cooperation: CooperationService | None = field(default=None, repr=False)
 
     @property
     def keys(self) -> NodeKeys:
@@ -71,6 +73,14 @@ class Node:
                 MatchingPolicy(node_country=self.settings.node_country or None),
             )
         return self._matching
+
+    @property
+    def cooperation(self) -> CooperationService:
+        if self._cooperation is None:
+            self._cooperation = CooperationService(
+                self.db, self.clock, self.ids, self.audit, self.identity, self.matching
+            )
+        return self._cooperation
 
     def close(self) -> None:
         self.db.dispose()

@@ -44,15 +44,21 @@ class Permission(StrEnum):
     VERIFY_AUDIT = "verify_audit"
     READ_INTEL = "read_intel"
     SUBMIT_INTEL = "submit_intel"
+    DRAFT_COOPERATION = "draft_cooperation"
 
 
 # Auditors read the audit log but change nothing; admins run the node. Later domains add their permissions here.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.ANALYST: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
-    Role.POINT_OF_CONTACT: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
-    Role.CENTRAL_AUTHORITY: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL}),
-    # Banks, exchanges and telecoms report what they see and read what markings let them (TLP:CLEAR/GREEN).
+    Role.ANALYST: frozenset(
+        {Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL, Permission.DRAFT_COOPERATION}
+    ),
+    Role.POINT_OF_CONTACT: frozenset(
+        {Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL, Permission.DRAFT_COOPERATION}
+    ),
+    Role.CENTRAL_AUTHORITY: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.DRAFT_COOPERATION}),
+    # Banks, exchanges and telecoms report what they see and read what markings let them (TLP:CLEAR/GREEN);
+    # formal cooperation is between authorities, so they draft no cooperation requests.
     Role.PARTNER: frozenset({Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
     Role.AUDITOR: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_AUDIT, Permission.VERIFY_AUDIT}),
 }
@@ -66,4 +72,5 @@ PERMISSION_SCOPE: dict[Permission, Scope] = {
     Permission.VERIFY_AUDIT: Scope.READ,
     Permission.READ_INTEL: Scope.READ,
     Permission.SUBMIT_INTEL: Scope.WRITE,
+    Permission.DRAFT_COOPERATION: Scope.WRITE,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import accord.audit.models
+import accord.cooperation.models
 import accord.identity.models
 import accord.intel.models  # noqa: F401 - imported for their tables
 from accord.store.base import Base

@@ -14,6 +14,7 @@ from accord.audit import pages as audit_pages
 from accord.audit import routes as audit_routes
 from accord.clock import Clock
 from accord.config import Settings
+from accord.cooperation import routes as cooperation_routes
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(audit_routes.router, prefix="/api/v1")
     app.include_router(intel_routes.router, prefix="/api/v1")
     app.include_router(matching_routes.router, prefix="/api/v1")
+    app.include_router(cooperation_routes.router, prefix="/api/v1")
     app.include_router(taxii_routes.router)
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
