@@ -150,3 +150,47 @@ def test_search_an_identifier_and_import_a_bundle(server: str, browser, world: W
     page.screenshot(path=str(ARTIFACTS / f"intel-import-{backend}.png"), full_page=True)
     assert problems == [], problems
     context.close()
+
+
+def test_look_up_a_value_held_under_red_by_another_country(server: str, browser, world: World, node, operator) -> None:
+    from tests.intel.conftest import TLP_GREEN, TLP_RED, indicator
+    from tests.matching.conftest import PNP_CONTACT, add_pnp_user
+
+    add_pnp_user(node, world, operator)
+    node.identity.set_party_contact(operator, world.pnp.id, PNP_CONTACT)
+    analyst = node.identity.authenticate_token(world.tokens["analyst"])
+    pnp = node.identity.authenticate_token(world.tokens["pnp"])
+    green = indicator(1, "[phone-number:value = '091 234 5678']", markings=[TLP_GREEN])
+    red = indicator(2, "[phone-number:value = '+84 91 234 5678']", markings=[TLP_RED])
+    node.intel.import_objects(analyst, [green], source="test")
+    node.intel.import_objects(pnp, [red], source="test")
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = _watch_console(page)
+    page.goto(f"{server}/login")
+    page.fill("#username", "analyst")
+    page.fill("#password", world.passwords["analyst"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    page.click("nav >> text=Lookup")
+    page.wait_for_url(f"{server}/lookup")
+    page.fill("#lookup-value", "091 234 5678")
+    page.select_option("#lookup-type", "phone-number")
+    page.click("form.lookup-form button[type=submit]")
+    summary = page.locator("#lookup-restricted .restricted-summary")
+    summary.wait_for()
+    assert summary.inner_text() == "1 party in PH holds information on this value."
+    restricted = page.locator("#lookup-restricted").inner_text()
+    assert "PNP Anti-Cybercrime Group" in restricted and PNP_CONTACT in restricted
+    assert page.locator("#lookup-visible a").inner_text() == green["id"]
+    assert red["id"] not in page.content()
+    assert page.locator(".badge-cross-border").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "lookup.png"), full_page=True)
+    # On a phone the tables stack instead of running off the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width}px wide on a 390px screen"
+    page.screenshot(path=str(ARTIFACTS / "lookup-phone.png"), full_page=True)
+    assert problems == [], problems
+    context.close()

@@ -20,6 +20,7 @@ from accord.identity import routes as identity_routes
 from accord.ids import IdSource
 from accord.intel import pages as intel_pages
 from accord.intel import routes as intel_routes
+from accord.matching import pages as matching_pages
 from accord.matching import routes as matching_routes
 from accord.node import Node, open_node
 from accord.taxii import routes as taxii_routes
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(identity_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(intel_pages.router)
+    app.include_router(matching_pages.router)
     app.add_middleware(ChooseLocale, default=settings.default_locale)
     app.add_middleware(
         BodyLimit,
