@@ -101,6 +101,13 @@ class Settings:
         "checkout of MISP/misp-warninglists (relative paths from home). Accord's own lists (URL shorteners, "
         "shared hosting, platforms, payment processors) are always on.",
     )
+    matching_half_life_days: str = _setting(
+        "phone-number=90,bank-account=180,cryptocurrency-wallet=365,url=30,domain-name=60,ipv4-addr=14,"
+        "ipv6-addr=14,email-addr=90,default=90",
+        "Days after which a report counts half as recent in a value's score, per identifier kind, comma-separated "
+        "kind=days ('default' for kinds not named; 90 when not given). Policy: addresses and URLs go stale fast, "
+        "bank accounts and wallets slowly.",
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, metadata={"internal": True})
 
     @property

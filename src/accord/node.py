@@ -24,6 +24,7 @@ from accord.ids import IdSource, RandomIds
 from accord.intel.markings import parse_audience
 from accord.intel.service import IntelPolicy, IntelService
 from accord.intel.vocabulary import parse_tlp
+from accord.matching.scoring import parse_half_lives
 from accord.matching.service import MatchingPolicy, MatchingService
 from accord.matching.warninglists import Warninglists
 from accord.store import migrate
@@ -66,11 +67,14 @@ class Node:
         if self._matching is None:
             self._matching = MatchingService(
                 self.db,
+                self.clock,
                 self.audit,
                 self.identity,
                 self.intel,
                 load_warninglists(self.settings),
-                MatchingPolicy(node_country=self.settings.node_country or None),
+                MatchingPolicy(
+                    node_country=self.settings.node_country or None, half_lives=load_half_lives(self.settings)
+                ),
             )
         return self._matching
 
@@ -146,6 +150,15 @@ def load_warninglists(settings: Settings) -> Warninglists:
     except InvalidInput as exc:
         source = settings.sources.get("matching_warninglists", "default")
         raise InvalidSetting("matching_warninglists", source, str(exc)) from exc
+
+
+def load_half_lives(settings: Settings) -> dict[str, float]:
+    """``matching_half_life_days`` parsed. Raises InvalidSetting with the item at fault."""
+    try:
+        return parse_half_lives(settings.matching_half_life_days)
+    except InvalidInput as exc:
+        source = settings.sources.get("matching_half_life_days", "default")
+        raise InvalidSetting("matching_half_life_days", source, exc.reason) from exc
 
 
 @dataclass(frozen=True)

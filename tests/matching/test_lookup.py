@@ -57,7 +57,7 @@ def test_visible_hits_carry_full_context(client, world: World, scam: Scam) -> No
     answer = _post(client, world, "pnp", {"values": ["+84 91 234 5678"]})
     assert answer.status_code == 200, answer.text
     (result,) = answer.json()["results"]
-    assert set(result) == {"input", "type", "canonical", "error", "hits", "warninglists", "cross_border"}
+    assert set(result) == {"input", "type", "canonical", "error", "hits", "warninglists", "cross_border", "score"}
     assert (result["type"], result["canonical"], result["error"]) == ("phone-number", NUMBER, None)
     hits = result["hits"]
     assert hits["found"] and hits["visible_count"] == 2 and hits["restricted"] is None
@@ -253,7 +253,8 @@ def test_the_lookup_answers_in_input_order_with_duplicates(node: Node, world: Wo
 
 
 def test_a_bulk_lookup_costs_a_bounded_number_of_statements(node: Node, world: World, scam: Scam) -> None:
-    # 5,000 distinct numbers, 40 of them reported; the statements grow with the chunks, never with the values.
+    # 5,000 distinct numbers, 40 of them reported; the statements grow with the chunks (three each: holdings,
+    # visible reports, feedback), never with the values.
     numbers = [f"+8491{n:07d}" for n in range(5_000)]
     reported = [indicator(100 + n, f"[phone-number:value = '{numbers[n * 125]}']") for n in range(40)]
     node.intel.import_objects(scam.analyst, reported, tlp=None, source="test")
@@ -277,7 +278,7 @@ def test_a_bulk_lookup_costs_a_bounded_number_of_statements(node: Node, world: W
     few = statements(numbers[:100])
     many = statements(numbers)
     chunks = -(-len(numbers) // CHUNK)
-    assert many <= few + 2 * (chunks - 1) and many <= 2 * chunks + 12, (few, many)
+    assert many <= few + 3 * (chunks - 1) and many <= 3 * chunks + 12, (few, many)
 
 
 def test_every_lookup_sees_what_the_markings_allow(node: Node, world: World, scam: Scam) -> None:

@@ -113,7 +113,7 @@ def correlate(
     each value.
     """
     found: dict[Key, Correlation] = {}
-    for chunk in _chunks(keys, CHUNK):
+    for chunk in chunks(keys, CHUNK):
         holdings = _holdings(session, chunk)
         visible = [value for (_kind, value), held in holdings.items() if any(_allows(audience, h) for h in held)]
         reports = _reports(session, (chunk[0], visible), audience, reports_per_value) if visible else {}
@@ -126,7 +126,7 @@ def _allows(audience: Audience, holding: Holding) -> bool:
     return audience.allows(holding.party_id, holding.tlp, holding.sharing_group_id)
 
 
-def _chunks(keys: Iterable[Key], size: int) -> Iterator[Chunk]:
+def chunks(keys: Iterable[Key], size: int) -> Iterator[Chunk]:
     """(kind, up to ``size`` distinct values of that kind), covering every key."""
     by_kind: dict[str, set[str]] = defaultdict(set)
     for kind, value in keys:

@@ -1,18 +1,22 @@
-"""Matching API: ``POST /api/v1/lookup``, many raw values at once, each answered at the caller's level."""
+"""Matching API: ``POST /api/v1/lookup``, many raw values at once, each answered at the caller's level;
+``POST /api/v1/feedback``, a sighting or outcome for one value."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from accord.errors import InvalidInput
 from accord.intel.models import MAX_VALUE_LENGTH
+from accord.matching.models import MAX_NOTE_LENGTH
 from accord.matching.service import KINDS, MAX_LOOKUP_VALUES
-from accord.web.auth import ApiActor, DisclosureHeaders, node_of
+from accord.web.auth import ApiActor, DisclosureHeaders, OptionalDisclosureHeaders, node_of
 
 router = APIRouter(tags=["matching"])
 LOOKUP_PATH = "/api/v1/lookup"
@@ -88,3 +92,28 @@ async def lookup(request: Request, actor: ApiActor, disclosure: DisclosureHeader
         return JSONResponse(body)
 
     return await run_in_threadpool(answer)
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(min_length=1, max_length=MAX_VALUE_LENGTH, description="the identifier, in any written form")
+    type: str | None = Field(default=None, max_length=40, description="its kind, or null to detect it")
+    outcome: str = Field(
+        max_length=40, description="seen, blocked, taken_down, false_positive, victim_payment, confirmed_by_police"
+    )
+    observed_at: datetime | None = Field(default=None, description="when it happened, with a time zone; now if absent")
+    note: str | None = Field(default=None, max_length=MAX_NOTE_LENGTH, description="a short remark")
+
+
+@router.post(
+    "/feedback", status_code=201, summary="Record a sighting or outcome (blocked, taken down, ...) for a value"
+)
+def feedback(
+    request: Request, actor: ApiActor, disclosure: OptionalDisclosureHeaders, body: FeedbackBody
+) -> JSONResponse:
+    # Recording what one's party saw reads no personal data: a purpose is recorded when given, not required.
+    record = node_of(request).matching.record_feedback(
+        actor, body.value, body.type, body.outcome, body.observed_at, body.note, disclosure
+    )
+    return JSONResponse(record.document(), status_code=201)

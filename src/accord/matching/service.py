@@ -10,23 +10,30 @@ log must not become a second copy of what was searched for (data minimisation, U
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from accord.audit.service import AuditLog, Disclosure
+from accord.clock import Clock
 from accord.errors import InvalidInput
 from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
-from accord.intel.models import MAX_VALUE_LENGTH
+from accord.intel.markings import Audience
+from accord.intel.models import MAX_VALUE_LENGTH, Observable
 from accord.intel.normalise import Canonical, IdentifierKind, InvalidIdentifier, detect, normalise
 from accord.intel.normalise.detect import UNKNOWN
 from accord.intel.service import IntelService
 from accord.matching.correlation import Correlation, correlate
 from accord.matching.errors import TooManyValues
+from accord.matching.feedback import check_note, check_observed_at, parse_outcome, tally
+from accord.matching.models import ObservableFeedback
+from accord.matching.scoring import DEFAULT_HALF_LIFE_DAYS, DEFAULT_KIND, Evidence, OutcomeTally, Score, score
 from accord.matching.visibility import NO_HITS, Hits, hits_of
 from accord.matching.warninglists import Warninglists
+from accord.store.bulk import upsert_returning_ids
 from accord.store.engine import Database
 
 # Values per call: the issue's figure for a bank's daily batch; bigger lists are split by the client (the CLI
@@ -38,6 +45,9 @@ KINDS = frozenset(str(kind) for kind in IdentifierKind)
 @dataclass(frozen=True)
 class MatchingPolicy:
     node_country: str | None = None  # the region for national-format phone numbers when the caller has none
+    # Days after which a report counts half as recent, per identifier kind ("default" for the rest): the
+    # matching_half_life_days setting, parsed by ``scoring.parse_half_lives``.
+    half_lives: Mapping[str, float] = field(default_factory=lambda: {DEFAULT_KIND: DEFAULT_HALF_LIFE_DAYS})
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class LookupResult:
     hits: Hits
     warninglists: tuple[str, ...]
     cross_border: bool
+    score: Score | None = None  # None when nobody reported the value and nobody gave feedback on it
 
     def document(self) -> dict[str, Any]:
         """The result as JSON (the API's ``results`` items and the CLI's JSON lines)."""
@@ -89,6 +100,29 @@ class LookupResult:
             },
             "warninglists": list(self.warninglists),
             "cross_border": self.cross_border,
+            "score": None if self.score is None else self.score.document(),
+        }
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One recorded sighting or outcome, as the API returns it (the note stays with its writer and the log)."""
+
+    id: int
+    type: str
+    canonical: str
+    outcome: str
+    observed_at: datetime
+    created_at: datetime
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "canonical": self.canonical,
+            "outcome": self.outcome,
+            "observed_at": self.observed_at.isoformat(),
+            "created_at": self.created_at.isoformat(),
         }
 
 
@@ -120,10 +154,47 @@ def _canonical(raw: str, kind: str | None, region: str | None) -> Canonical | In
         return exc
 
 
+def _evidence(
+    kind: str,
+    correlation: Correlation | None,
+    feedback: Mapping[str, OutcomeTally],
+    audience: Audience,
+    now: datetime,
+) -> Evidence:
+    """What the score of one value may rest on for this reader.
+
+    The score counts every holder, including those whose reports the reader may not see, but reveals no more
+    than the hit/no-hit answer does: parties and countries are named there anyway; reports the reader may not
+    see count once per party that holds them (not their number) and give no date to the recency part.
+    Feedback carries no markings and is counted for everyone: only counts per outcome and the latest date.
+    """
+    if correlation is None:
+        return Evidence(kind, 0, 0, (), None, feedback, now)
+    reports = 0
+    withheld: set[str] = set()
+    dated: list[datetime] = []
+    for holding in correlation.holdings:
+        if audience.allows(holding.party_id, holding.tlp, holding.sharing_group_id):
+            reports += holding.reports
+            dated.append(holding.last_seen)
+        else:
+            withheld.add(holding.party_id)
+    return Evidence(
+        kind=kind,
+        reports=reports + len(withheld),
+        parties=len(correlation.parties),
+        countries=tuple(sorted(correlation.countries)),
+        last_seen=max(dated, default=None),
+        feedback=feedback,
+        now=now,
+    )
+
+
 class MatchingService:
     def __init__(
         self,
         db: Database,
+        clock: Clock,
         audit: AuditLog,
         identity: IdentityService,
         intel: IntelService,
@@ -131,6 +202,7 @@ class MatchingService:
         policy: MatchingPolicy,
     ) -> None:
         self._db = db
+        self._clock = clock
         self._audit = audit
         self._identity = identity
         self._intel = intel
@@ -167,6 +239,8 @@ class MatchingService:
         # answer for every input that names it or for none.
         with self._db.snapshot() as session:
             correlations = correlate(session, keys, audience)
+            feedback = tally(session, keys)
+        now = self._clock.now()
         parties = self._identity.parties_by_id({h.party_id for c in correlations.values() for h in c.holdings})
         results = []
         for raw, item in zip(values, parsed, strict=True):
@@ -174,7 +248,10 @@ class MatchingService:
                 kind = None if item.kind == UNKNOWN else item.kind
                 results.append(LookupResult(raw, kind, None, item.reason, NO_HITS, (), False))
                 continue
-            correlation: Correlation | None = correlations.get((str(item.kind), item.value))
+            key = (str(item.kind), item.value)
+            correlation: Correlation | None = correlations.get(key)
+            given = feedback.get(key, {})
+            evidence = _evidence(key[0], correlation, given, audience, now) if correlation or given else None
             results.append(
                 LookupResult(
                     input=raw,
@@ -184,6 +261,7 @@ class MatchingService:
                     hits=hits_of(correlation, audience, parties) if correlation else NO_HITS,
                     warninglists=tuple(wl.name for wl in self._warninglists.matching(str(item.kind), item.value)),
                     cross_border=correlation.cross_border if correlation else False,
+                    score=score(evidence, self._policy.half_lives) if evidence else None,
                 )
             )
         # Recorded before the answer leaves the service: if the entry cannot be written, nothing is disclosed.
@@ -200,3 +278,60 @@ class MatchingService:
             },
         )
         return results
+
+    def record_feedback(
+        self,
+        actor: Actor,
+        value: str,
+        kind: str | None,
+        outcome: str,
+        observed_at: datetime | None,
+        note: str | None,
+        disclosure: Disclosure,
+    ) -> FeedbackRecord:
+        """Record that ``actor``'s party saw ``value`` or what came of it (``feedback.Outcome``), at
+        ``observed_at`` (now when None). The value is normalised as ``kind`` says, or detected, in the caller's
+        country; a value nobody reported yet gets its row in the observable index. One transaction with the
+        ``matching.feedback`` audit entry (outcome and observable id, never the value). Raises PermissionDenied
+        (no SUBMIT_INTEL), InvalidInput naming value, type, outcome, observed_at, note or party.
+        """
+        self._identity.authorize(actor, Permission.SUBMIT_INTEL)
+        if actor.party_id is None:
+            raise InvalidInput("party", "feedback is given by a party; sign in as one of its users")
+        if kind is not None and kind not in KINDS:
+            raise InvalidInput("type", f"{kind[:40]!r} is not one of {', '.join(sorted(KINDS))}")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidInput("value", f"longer than {MAX_VALUE_LENGTH} characters")
+        chosen = parse_outcome(outcome)
+        now = self._clock.now()
+        when = check_observed_at(observed_at, now) if observed_at is not None else now
+        text = check_note(note)
+        item = _canonical(value, kind, actor.country or self._policy.node_country)
+        if isinstance(item, InvalidIdentifier):
+            raise InvalidInput("value", item.reason)
+        with self._db.writing() as session:
+            [(observable_id, *_key)] = upsert_returning_ids(
+                session, Observable, [{"kind": str(item.kind), "value": item.value}], ["kind", "value"]
+            )
+            row = ObservableFeedback(
+                observable_id=observable_id,
+                party_id=actor.party_id,
+                username=actor.username,
+                outcome=chosen.value,
+                observed_at=when,
+                note=text,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "matching.feedback",
+                object_type="observable-feedback",
+                object_id=str(row.id),
+                disclosure=disclosure,
+                details={"outcome": chosen.value, "observable_id": observable_id},
+            )
+            feedback_id = row.id
+        return FeedbackRecord(feedback_id, str(item.kind), item.value, chosen.value, when, now)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import accord.audit.models
 import accord.cooperation.models
 import accord.identity.models
-import accord.intel.models  # noqa: F401 - imported for their tables
+import accord.intel.models
+import accord.matching.models  # noqa: F401 - imported for their tables
 from accord.store.base import Base
 
 metadata = Base.metadata

@@ -142,3 +142,13 @@ def disclosure_from_headers(request: Request) -> Disclosure:
 
 
 DisclosureHeaders = Annotated[Disclosure, Depends(disclosure_from_headers)]
+
+
+def optional_disclosure_from_headers(request: Request) -> Disclosure:
+    """``Accord-Purpose`` and ``Accord-Legal-Basis`` when given, for writes that read no personal data."""
+    return Disclosure(
+        purpose=_header_text(request, PURPOSE_HEADER), legal_basis=_header_text(request, LEGAL_BASIS_HEADER)
+    )
+
+
+OptionalDisclosureHeaders = Annotated[Disclosure, Depends(optional_disclosure_from_headers)]
