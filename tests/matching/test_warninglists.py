@@ -238,6 +238,9 @@ def test_regex_entries_are_pcre_patterns_with_delimiters_and_modifiers() -> None
     wp = parse_warninglist(WP_ADMIN, "test")
     assert wp.contains(K.URL, "https://shop.example/wp-admin/install.php")
     assert wp.contains(K.URL, "HTTPS://shop.example/WP-ADMIN/")  # the i modifier
+    # MISP's phone_numbers list writes a "g" modifier (not PCRE): taken as a plain search.
+    fictional = parse_warninglist(document(type="regex", list=["/((?:\\+|00)1)?([0-9]{3})55501([0-9]{2})/g"]), "t")
+    assert fictional.contains(K.PHONE, "+12025550123")
     assert not wp.contains(K.URL, "https://shop.example/blog/wp-admin/")
     hashes = parse_warninglist(document(type="regex", list=["#^0{32}$#", "{^f+$}"]), "test")
     assert hashes.contains(K.MD5, "0" * 32)

@@ -28,7 +28,8 @@ Matching, per ``type`` (MISP ``Warninglist::checkValue`` and ``CidrTool``):
   Accord's canonical form: E.164 for phone numbers, lower-case hex for hashes.
 - ``substring``: an entry occurs in the canonical value.
 - ``regex``: MISP entries are PCRE patterns with delimiters and modifiers (``/^foo$/i``), given to ``preg_match``;
-  here they run under Python's ``re.search``, compiled once, with the modifiers i, m, s and x (u is implied).
+  here they run under Python's ``re.search``, compiled once, with the modifiers i, m, s and x (u is implied,
+  and g, which MISP's phone_numbers list writes, means nothing more than a search).
 
 Which Accord kinds a list applies to comes from ``matching_attributes`` (:data:`ATTRIBUTE_KINDS`); with none, a
 ``hostname`` list applies to domain names, URLs and e-mail addresses, a ``cidr`` list to IP addresses and URLs,
@@ -94,7 +95,9 @@ _DEFAULT_KINDS = {
     "substring": _ALL_KINDS,
     "regex": _ALL_KINDS,
 }
-_PCRE_MODIFIERS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0}
+# "g" is not a PCRE modifier (PHP's preg_match rejects it), but MISP's own phone_numbers list uses it, meaning
+# "find anywhere", which a search does anyway: accepted as nothing, so that list loads and matches as meant.
+_PCRE_MODIFIERS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0, "g": 0}
 _PCRE_BRACKETS = {"(": ")", "[": "]", "{": "}", "<": ">"}
 
 
