@@ -55,6 +55,12 @@ def test_drafts_need_a_real_holder_and_value(
     assert count_rows(node, "cooperation_requests") == 0
 
 
+def test_an_unknown_kind_is_refused_naming_type(node: Node, world: World, scam: Scam) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        node.cooperation.draft_from_hit(scam.analyst, NUMBER, "telephone", world.pnp.id, WHY)
+    assert refused.value.field == "type"
+
+
 def test_partners_and_auditors_draft_no_cooperation_requests(node: Node, world: World, scam: Scam) -> None:
     auditor = node.identity.authenticate_token(world.tokens["auditor"])
     for actor in (scam.partner, auditor):

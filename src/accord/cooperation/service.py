@@ -23,7 +23,7 @@ from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
 from accord.ids import IdSource
-from accord.matching.service import MatchingService
+from accord.matching.service import MatchingService, check_kind
 from accord.store.engine import Database
 
 DRAFT = "draft"
@@ -78,10 +78,12 @@ class CooperationService:
         self, actor: Actor, value: str, kind: str | None, holder: str, disclosure: Disclosure
     ) -> DraftView:
         """A draft request to ``holder`` (party id or name) about ``value``, which a lookup by ``actor`` must
-        show ``holder`` to hold. Raises PermissionDenied, InvalidInput (naming value, holder or party), NotFound."""
+        show ``holder`` to hold. Raises PermissionDenied, InvalidInput (naming value, type, holder or party),
+        NotFound."""
         self._identity.authorize(actor, Permission.DRAFT_COOPERATION)
         if actor.party_id is None:
             raise InvalidInput("party", "a cooperation request is made by a party; sign in as one of its users")
+        check_kind("type", kind)  # before the lookup, which would name its own field ("types")
         requested = self._identity.get_party(holder)
         if requested.id == actor.party_id:
             raise InvalidInput("holder", "your own party holds this value; no cooperation request is needed")

@@ -145,6 +145,12 @@ def check_lookup_input(values: Sequence[str], types: Sequence[str | None] | None
             raise InvalidInput("types", f"item {index}: {kind[:40]!r} is not one of {', '.join(sorted(KINDS))}")
 
 
+def check_kind(field: str, kind: str | None) -> None:
+    """``kind`` is None (detect it) or an identifier kind. Raises InvalidInput naming ``field``."""
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(field, f"{kind[:40]!r} is not one of {', '.join(sorted(KINDS))}")
+
+
 def _canonical(raw: str, kind: str | None, region: str | None) -> Canonical | InvalidIdentifier:
     if not raw.strip():
         return InvalidIdentifier(kind or UNKNOWN, raw, "empty value")
@@ -298,8 +304,7 @@ class MatchingService:
         self._identity.authorize(actor, Permission.SUBMIT_INTEL)
         if actor.party_id is None:
             raise InvalidInput("party", "feedback is given by a party; sign in as one of its users")
-        if kind is not None and kind not in KINDS:
-            raise InvalidInput("type", f"{kind[:40]!r} is not one of {', '.join(sorted(KINDS))}")
+        check_kind("type", kind)
         if len(value) > MAX_VALUE_LENGTH:
             raise InvalidInput("value", f"longer than {MAX_VALUE_LENGTH} characters")
         chosen = parse_outcome(outcome)
