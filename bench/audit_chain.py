@@ -23,14 +23,11 @@ import random
 import signal
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -47,7 +44,6 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import make_url
 
 from accord.audit.chain import entry_body, entry_hash
 from accord.audit.models import GENESIS_HASH
@@ -57,6 +53,7 @@ from accord.clock import SystemClock
 from accord.store import migrate
 from accord.store.base import UtcDateTime
 from accord.store.engine import Database, make_engine
+from scratch import scratch_database  # bench/scratch.py: the scripts run from bench/
 
 DEFAULT_ENTRIES = 20_000
 DEFAULT_BATCH = 500
@@ -343,28 +340,6 @@ def run_backend(backend: str, url: str, entries: Sequence[Entry], singles: Seque
         engine.dispose()
 
 
-@contextmanager
-def sqlite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="accord-bench-") as directory:
-        yield f"sqlite:///{Path(directory) / 'bench.db'}"
-
-
-@contextmanager
-def postgres_url(server: str) -> Iterator[str]:
-    name = f"accord_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
 def server_versions(backends: Sequence[str], server: str) -> dict[str, str]:
     versions: dict[str, str] = {}
     if "sqlite" in backends:
@@ -436,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"{'(no db)':<10} {hash_results[0].operation:<36} {hash_results[0].rate:>10,.0f} entries/s")
     results: list[Result] = []
     for backend in args.backends:
-        scratch = sqlite_url() if backend == "sqlite" else postgres_url(args.postgres_url)
+        scratch = scratch_database(backend, args.postgres_url)
         with scratch as url:
             results.extend(run_backend(backend, url, entries, singles, args.batch))
     print_report(hash_results + results, args, server_versions(args.backends, args.postgres_url))

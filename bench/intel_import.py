@@ -47,7 +47,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -58,7 +57,6 @@ from typing import Any, TypeVar
 import schwifty
 import stix2
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from accord.cli.intel import _objects as stream_bundle  # the CLI's reader: ijson, one object at a time
 from accord.config import load_settings
@@ -68,6 +66,7 @@ from accord.intel.pipeline import IN_FLIGHT_PER_WORKER, worker_count
 from accord.intel.service import BATCH
 from accord.intel.validate import check_object
 from accord.node import Node, init_node, open_node
+from scratch import scratch_database  # bench/scratch.py: the scripts run from bench/
 
 DEFAULT_DATA = Path("/work/shared/data/enterprise-attack-18.1-stix21.json")
 DEFAULT_SYNTHETIC = 20_000
@@ -520,27 +519,6 @@ def run_worker(
     if dataset == "synthetic" and figures["objects"] != args.synthetic:
         raise RuntimeError(f"{backend} synthetic: imported {figures['objects']} objects, not {args.synthetic}")
     return figures
-
-
-@contextmanager
-def scratch_database(backend: str, server: str) -> Iterator[str]:
-    """A fresh, empty database URL for one import: a temporary SQLite file, or a PostgreSQL database."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="accord-bench-") as directory:
-            yield f"sqlite:///{Path(directory) / 'accord.db'}"
-        return
-    name = f"accord_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 # ---------------------------------------------------------------------------------------------------------------

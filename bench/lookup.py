@@ -80,10 +80,10 @@ from intel_import import (
     NoBar,
     database_bytes,
     fresh_node,
-    scratch_database,
     stream_bundle,
     write_synthetic_bundle,
 )
+from scratch import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS_VENV = REPO / ".venv-peers"

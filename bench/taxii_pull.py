@@ -53,9 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
@@ -67,10 +65,10 @@ from typing import Any
 import ijson
 import requests
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from accord.intel.collections import collection_id
 from accord.intel.vocabulary import Tlp
+from scratch import scratch_database  # bench/scratch.py: the scripts run from bench/
 
 REPO = Path(__file__).resolve().parent.parent
 ACCORD = REPO / ".venv" / "bin" / "accord"
@@ -446,22 +444,6 @@ def run_accord(
         measure(result, launch, lambda s: s.base + url_part, auth, ids, args, args.pull_seconds)
         profile = profile_accord(home, auth, ids, args.profile) if backend == "sqlite" and args.profile else ""
     return result, profile
-
-
-@contextmanager
-def postgres_url(server: str) -> Iterator[str]:
-    name = f"accord_taxii_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def postgres_version(server: str) -> str:
@@ -897,7 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if backend == "sqlite":
             result, profile = run_accord("sqlite", None, args.data_path, ids, args)
         else:
-            with postgres_url(args.postgres_url) as url:
+            with scratch_database("postgresql", args.postgres_url, "accord_taxii_bench") as url:
                 result, _ = run_accord("postgresql", url, args.data_path, ids, args)
         results.append(result)
     if not args.skip_medallion:
