@@ -27,8 +27,9 @@ def test_a_hit_on_withheld_reports_becomes_a_draft_without_their_ids(node: Node,
     assert draft.fields["reports_seen"] == []  # the PNP report is RED: its id never reaches the draft
     assert scam.red["id"] not in str(draft.fields)
     assert count_rows(node, "audit_entries", "action = 'cooperation.draft'") == 1
-    assert [d.id for d in node.cooperation.drafts(scam.analyst)] == [draft.id]
-    assert node.cooperation.drafts(scam.pnp) == []  # drafts stay with the party that wrote them
+    assert [d.id for d in node.cooperation.drafts(scam.analyst, WHY)] == [draft.id]
+    assert count_rows(node, "audit_entries", "action = 'cooperation.drafts.read'") == 1
+    assert node.cooperation.drafts(scam.pnp, WHY) == []  # drafts stay with the party that wrote them
 
 
 def test_a_visible_report_is_named_in_the_draft(node: Node, world: World, scam: Scam) -> None:
@@ -72,9 +73,10 @@ def test_the_api_opens_and_lists_drafts(client: TestClient, world: World, scam: 
     headers = {**world.auth("analyst"), **PURPOSE}
     created = client.post("/api/v1/cooperation/drafts", json={"value": NUMBER, "holder": world.pnp.id}, headers=headers)
     assert created.status_code == 201, created.text
-    listed = client.get("/api/v1/cooperation/drafts", headers=world.auth("analyst"))
+    listed = client.get("/api/v1/cooperation/drafts", headers=headers)
     assert [d["id"] for d in listed.json()["drafts"]] == [created.json()["id"]]
     assert listed.json()["drafts"][0]["requested_party"] == world.pnp.name
+    assert client.get("/api/v1/cooperation/drafts", headers=world.auth("analyst")).status_code == 422  # no purpose
 
 
 def test_the_api_names_the_field_it_refuses(client: TestClient, world: World, scam: Scam) -> None:

@@ -33,6 +33,6 @@ def draft_from_hit(
     return JSONResponse(draft.document(), status_code=201)
 
 
-@router.get("/drafts", summary="Your party's cooperation drafts, newest first")
-def drafts(request: Request, actor: ApiActor) -> dict[str, Any]:
-    return {"drafts": [draft.document() for draft in node_of(request).cooperation.drafts(actor)]}
+@router.get("/drafts", summary="Your party's cooperation drafts, newest first; needs Accord-Purpose")
+def drafts(request: Request, actor: ApiActor, disclosure: DisclosureHeaders) -> dict[str, Any]:
+    return {"drafts": [draft.document() for draft in node_of(request).cooperation.drafts(actor, disclosure)]}

@@ -134,12 +134,21 @@ class CooperationService:
             draft_id, DRAFT, actor.party_id, requested.id, requested.name, actor.username, now, FROM_HIT, fields
         )
 
-    def drafts(self, actor: Actor) -> list[DraftView]:
-        """The caller's party's drafts, newest first (at most 200)."""
+    def drafts(self, actor: Actor, disclosure: Disclosure) -> list[DraftView]:
+        """The caller's party's drafts, newest first (at most 200). They hold identifiers (personal data), so
+        the read is audited with its purpose, like every other such read."""
         self._identity.authorize(actor, Permission.DRAFT_COOPERATION)
         if actor.party_id is None:
             return []
-        with self._db.reading() as session:
+        with self._db.writing() as session:
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "cooperation.drafts.read",
+                object_type="party",
+                object_id=actor.party_id,
+                disclosure=disclosure,
+            )
             rows = session.scalars(
                 select(CooperationRequest)
                 .where(CooperationRequest.requesting_party_id == actor.party_id, CooperationRequest.state == DRAFT)
