@@ -23,7 +23,7 @@ system-deps: $(SYSTEM_STAMP)
 postgres:
 	@bash scripts/ensure-postgres.sh
 
-demo: $(STAMP)
+demo: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/accord demo
 
 test: $(STAMP) $(SYSTEM_STAMP) postgres

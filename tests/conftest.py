@@ -12,6 +12,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,26 +73,35 @@ def postgres_template() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+@contextmanager
+def cloned_database(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[str]:
+    """A fresh database of ``backend`` with the current schema, cloned from the session's template."""
+    if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        target = tmp_path / "node" / "accord.db"
+        target = folder / "accord.db"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, target)
         yield f"sqlite:///{target}"
         return
-    if request.param != "postgresql":
-        raise ValueError(f"unknown backend {request.param!r} in ACCORD_TEST_DATABASES")
+    if backend != "postgresql":
+        raise ValueError(f"unknown backend {backend!r} in ACCORD_TEST_DATABASES")
     template_name: str = request.getfixturevalue("postgres_template")
     name = f"accord_t_{uuid.uuid4().hex[:12]}"
     admin = _admin_engine()
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    yield make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with cloned_database(request, request.param, tmp_path / "node") as url:
+        yield url
 
 
 @pytest.fixture

@@ -108,6 +108,22 @@ class Settings:
         "kind=days ('default' for kinds not named; 90 when not given). Policy: addresses and URLs go stale fast, "
         "bank accounts and wallets slowly.",
     )
+    evidence_blob_dir: str = _setting(
+        "blobs",
+        "Folder of the evidence blob store (content-addressed by SHA-256; relative paths from home).",
+    )
+    evidence_max_item_bytes: int = _setting(
+        64 * 1024**3, "Largest evidence file accepted (upload, CLI or package import).", minimum=1
+    )
+    evidence_package_max_bytes: int = _setting(
+        256 * 1024**3,
+        "Largest evidence package (zip) accepted for verification or import; with the entry and ratio limits "
+        "it keeps zip bombs out.",
+        minimum=1024,
+    )
+    evidence_package_max_entries: int = _setting(
+        100_000, "Most files an evidence package may hold.", minimum=10, maximum=10_000_000
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, metadata={"internal": True})
 
     @property

@@ -16,6 +16,11 @@ from accord.clock import Clock, SystemClock
 from accord.config import InvalidSetting, Settings, write_config_file
 from accord.cooperation.service import CooperationService
 from accord.errors import AccordError, InvalidInput
+from accord.evidence.blobstore import LocalBlobStore
+from accord.evidence.custody import CustodyLog
+from accord.evidence.safezip import ZipLimits
+from accord.evidence.service import EvidenceService
+from accord.evidence.transfer import EvidencePackages
 from accord.identity import validation
 from accord.identity.login import LoginPolicy, LoginService
 from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_keys, load_node_keys
@@ -53,6 +58,8 @@ class Node:
     _keys: NodeKeys | None = field(default=None, repr=False)
     _matching: MatchingService | None = field(default=None, repr=False)
     _cooperation: CooperationService | None = field(default=None, repr=False)
+    _evidence: EvidenceService | None = field(default=None, repr=False)
+    _evidence_packages: EvidencePackages | None = field(default=None, repr=False)
 
     @property
     def keys(self) -> NodeKeys:
@@ -85,6 +92,30 @@ class Node:
                 self.db, self.clock, self.ids, self.audit, self.identity, self.matching
             )
         return self._cooperation
+
+    @property
+    def evidence(self) -> EvidenceService:
+        if self._evidence is None:
+            blob_dir = Path(self.settings.evidence_blob_dir).expanduser()
+            blobs = LocalBlobStore(blob_dir if blob_dir.is_absolute() else self.settings.home / blob_dir)
+            custody = CustodyLog(self.db, self.clock, lambda: self.keys)
+            self._evidence = EvidenceService(
+                self.db,
+                self.clock,
+                self.ids,
+                self.audit,
+                self.identity,
+                blobs,
+                custody,
+                self.settings.evidence_max_item_bytes,
+            )
+        return self._evidence
+
+    @property
+    def evidence_packages(self) -> EvidencePackages:
+        if self._evidence_packages is None:
+            self._evidence_packages = EvidencePackages(self.evidence, lambda: self.keys, package_limits(self.settings))
+        return self._evidence_packages
 
     def close(self) -> None:
         self.db.dispose()
@@ -150,6 +181,15 @@ def load_warninglists(settings: Settings) -> Warninglists:
     except InvalidInput as exc:
         source = settings.sources.get("matching_warninglists", "default")
         raise InvalidSetting("matching_warninglists", source, str(exc)) from exc
+
+
+def package_limits(settings: Settings) -> ZipLimits:
+    """Limits on evidence packages from outside (zip bombs, too many files)."""
+    return ZipLimits(
+        max_entries=settings.evidence_package_max_entries,
+        max_member_bytes=settings.evidence_max_item_bytes,
+        max_total_bytes=settings.evidence_package_max_bytes,
+    )
 
 
 def load_half_lives(settings: Settings) -> dict[str, float]:

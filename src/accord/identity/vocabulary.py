@@ -45,18 +45,42 @@ class Permission(StrEnum):
     READ_INTEL = "read_intel"
     SUBMIT_INTEL = "submit_intel"
     DRAFT_COOPERATION = "draft_cooperation"
+    READ_EVIDENCE = "read_evidence"
+    HANDLE_EVIDENCE = "handle_evidence"
 
 
 # Auditors read the audit log but change nothing; admins run the node. Later domains add their permissions here.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.ANALYST: frozenset(
-        {Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL, Permission.DRAFT_COOPERATION}
+        {
+            Permission.VIEW_DIRECTORY,
+            Permission.READ_INTEL,
+            Permission.SUBMIT_INTEL,
+            Permission.DRAFT_COOPERATION,
+            Permission.READ_EVIDENCE,
+            Permission.HANDLE_EVIDENCE,
+        }
     ),
     Role.POINT_OF_CONTACT: frozenset(
-        {Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.SUBMIT_INTEL, Permission.DRAFT_COOPERATION}
+        {
+            Permission.VIEW_DIRECTORY,
+            Permission.READ_INTEL,
+            Permission.SUBMIT_INTEL,
+            Permission.DRAFT_COOPERATION,
+            Permission.READ_EVIDENCE,
+            Permission.HANDLE_EVIDENCE,
+        }
     ),
-    Role.CENTRAL_AUTHORITY: frozenset({Permission.VIEW_DIRECTORY, Permission.READ_INTEL, Permission.DRAFT_COOPERATION}),
+    Role.CENTRAL_AUTHORITY: frozenset(
+        {
+            Permission.VIEW_DIRECTORY,
+            Permission.READ_INTEL,
+            Permission.DRAFT_COOPERATION,
+            Permission.READ_EVIDENCE,
+            Permission.HANDLE_EVIDENCE,
+        }
+    ),
     # Banks, exchanges and telecoms report what they see and read what markings let them (TLP:CLEAR/GREEN);
     # formal cooperation is between authorities, so they draft no cooperation requests.
     Role.PARTNER: frozenset({Permission.READ_INTEL, Permission.SUBMIT_INTEL}),
@@ -73,4 +97,6 @@ PERMISSION_SCOPE: dict[Permission, Scope] = {
     Permission.READ_INTEL: Scope.READ,
     Permission.SUBMIT_INTEL: Scope.WRITE,
     Permission.DRAFT_COOPERATION: Scope.WRITE,
+    Permission.READ_EVIDENCE: Scope.READ,
+    Permission.HANDLE_EVIDENCE: Scope.WRITE,
 }

@@ -15,6 +15,7 @@ from accord.audit import routes as audit_routes
 from accord.clock import Clock
 from accord.config import Settings
 from accord.cooperation import routes as cooperation_routes
+from accord.evidence import routes as evidence_routes
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(intel_routes.router, prefix="/api/v1")
     app.include_router(matching_routes.router, prefix="/api/v1")
     app.include_router(cooperation_routes.router, prefix="/api/v1")
+    app.include_router(evidence_routes.router, prefix="/api/v1")
     app.include_router(taxii_routes.router)
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
@@ -102,6 +104,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
             intel_routes.BUNDLES_PATH: settings.intel_max_bundle_bytes,
             intel_pages.IMPORT_PATH: settings.intel_max_bundle_bytes,
             matching_routes.LOOKUP_PATH: matching_routes.LOOKUP_MAX_BODY,
+            evidence_routes.ITEMS_PATH: settings.evidence_max_item_bytes,
+            **{path: settings.evidence_package_max_bytes for path in evidence_routes.PACKAGE_UPLOAD_PATHS},
         },
     )
     app.add_middleware(SecurityHeaders)

@@ -21,6 +21,12 @@ from starlette.exceptions import HTTPException
 from accord.audit.errors import AuditChainBroken
 from accord.config import InvalidSetting
 from accord.errors import AccordError, AlreadyExists, InvalidInput, NotFound
+from accord.evidence.blobstore import BlobMismatch, BlobMissing, BlobTooLarge
+from accord.evidence.custody import CustodyLogBroken
+from accord.evidence.package import ExportIntegrityError
+from accord.evidence.safezip import UnsafeArchive
+from accord.evidence.service import EvidenceStateError
+from accord.evidence.transfer import PackageRejected
 from accord.identity.errors import (
     AuthenticationFailed,
     LoginThrottled,
@@ -67,6 +73,14 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     UnsupportedDatabase: ProblemKind(500, "misconfigured", "The node is misconfigured"),
     DatabaseUnavailable: ProblemKind(503, "database-unavailable", "The database is unreachable"),
     NodeKeyProblem: ProblemKind(500, "node-key", "The node's key is unusable"),
+    BlobTooLarge: ProblemKind(413, "too-large", "The file is larger than this node accepts"),
+    BlobMismatch: ProblemKind(422, "transfer-mismatch", "The bytes received are not the bytes announced"),
+    BlobMissing: ProblemKind(500, "evidence-missing", "Stored evidence bytes are missing"),
+    EvidenceStateError: ProblemKind(409, "evidence-state", "The evidence item's state forbids this"),
+    ExportIntegrityError: ProblemKind(409, "integrity-incident", "Stored evidence no longer has its hash"),
+    CustodyLogBroken: ProblemKind(409, "custody-log-broken", "The custody log is broken"),
+    UnsafeArchive: ProblemKind(422, "unsafe-archive", "The package is not a safe archive"),
+    PackageRejected: ProblemKind(422, "package-rejected", "The evidence package failed verification"),
 }
 
 
@@ -91,6 +105,12 @@ def problem_fields(exc: AccordError) -> dict[str, Any]:
         return {"retry_after": exc.retry_after}
     if isinstance(exc, AuditChainBroken):
         return {"seq": exc.seq, "field": exc.field}
+    if isinstance(exc, BlobMismatch):
+        return {"errors": [{"field": exc.field, "reason": str(exc)}]}
+    if isinstance(exc, PackageRejected):
+        return {"steps": exc.report.lines()}
+    if isinstance(exc, EvidenceStateError):
+        return {"state": exc.state}
     if isinstance(exc, InvalidIdentifier):
         return {"errors": [{"field": "value", "reason": exc.reason}], "kind": exc.kind}
     return {}

@@ -1,0 +1,1 @@
+"""Electronic evidence: blob store, custody Merkle log, packages and their offline verifier."""

@@ -1,0 +1,157 @@
+"""Content-addressed blob store for evidence files.
+
+A blob's name is its SHA-256, computed while the bytes stream in (Convention requirement 41: hash at ingest),
+so a file is read once, never held whole in memory, and two copies of the same bytes are stored once. The
+interface is small (put, open, has, delete) so that S3-compatible object storage can sit behind it later.
+
+Writes go to a temporary file in the store's own folder, are flushed to disk, and only then renamed to
+their final name: a crash or a truncated upload leaves no blob that claims a hash it does not have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, Protocol
+
+from accord.errors import AccordError
+
+CHUNK = 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobTooLarge(AccordError):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"file is larger than the limit of {limit} bytes (setting evidence_max_item_bytes)")
+
+
+class BlobMismatch(AccordError):
+    """The bytes received are not the bytes announced: a truncated or altered transfer."""
+
+    def __init__(self, field: str, expected: str, actual: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"{field}: expected {expected}, received {actual} (truncated or altered transfer)")
+
+
+class BlobMissing(AccordError):
+    def __init__(self, sha256: str) -> None:
+        self.sha256 = sha256
+        super().__init__(f"blob {sha256} is missing from the evidence store")
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    created: bool = True  # False when the store already held these bytes
+
+
+class BlobStore(Protocol):
+    def put(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        max_bytes: int,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> StoredBlob:
+        """Store a stream; raise BlobTooLarge or BlobMismatch (and keep nothing) when it is not as announced."""
+        ...
+
+    def open(self, sha256: str) -> BinaryIO: ...
+
+    def local_path(self, sha256: str) -> Path:
+        """A path on this machine holding the blob (packages hard-link it instead of copying)."""
+        ...
+
+    def has(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> None: ...
+
+
+def check_sha256(value: str) -> str:
+    if not _SHA256.match(value):
+        raise ValueError(f"not a lowercase hex SHA-256: {value[:80]!r}")
+    return value
+
+
+def read_chunks(stream: IO[bytes], size: int = CHUNK) -> Iterable[bytes]:
+    while chunk := stream.read(size):
+        yield chunk
+
+
+class LocalBlobStore:
+    """Blobs as files under ``root/sha256/<first two hex digits>/<hex>`` (a fan-out keeps folders small)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._incoming = root / "incoming"
+
+    def path(self, sha256: str) -> Path:
+        check_sha256(sha256)
+        return self._root / "sha256" / sha256[:2] / sha256
+
+    def put(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        max_bytes: int,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> StoredBlob:
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        handle, temp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-")
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise BlobTooLarge(max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            if expected_size is not None and size != expected_size:
+                raise BlobMismatch("size", f"{expected_size} bytes", f"{size} bytes")
+            if expected_sha256 is not None and sha256 != expected_sha256:
+                raise BlobMismatch("sha256", expected_sha256, sha256)
+            final = self.path(sha256)
+            if final.exists():
+                temp.unlink()
+                return StoredBlob(sha256, size, created=False)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)
+            return StoredBlob(sha256, size)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    def open(self, sha256: str) -> BinaryIO:
+        try:
+            return self.path(sha256).open("rb")
+        except FileNotFoundError:
+            raise BlobMissing(sha256) from None
+
+    def local_path(self, sha256: str) -> Path:
+        path = self.path(sha256)
+        if not path.is_file():
+            raise BlobMissing(sha256)
+        return path
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)

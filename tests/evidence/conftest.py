@@ -1,0 +1,65 @@
+"""Evidence fixtures: a party holding evidence, files to register, and a second node (another country)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from accord.clock import FrozenClock
+from accord.config import load_settings
+from accord.evidence.service import ItemMetadata, ItemView
+from accord.identity.actor import Actor
+from accord.node import Node, init_node, open_node
+from tests.conftest import cloned_database
+
+PHONE_DUMP = b"SQLite format 3\x00" + bytes(range(256)) * 64  # a small seized-phone extraction
+PRODUCTION = b"subscriber,msisdn,registered\nNguyen Van A,+84912345678,2024-03-01\n"
+
+
+def acting_for(operator: Actor, party_id: str) -> Actor:
+    return replace(operator, party_id=party_id)
+
+
+@pytest.fixture
+def police(node: Node, operator: Actor) -> Actor:
+    party = node.identity.add_party(operator, "A05 Cybercrime Unit", "law_enforcement", "VN")
+    return acting_for(operator, party.id)
+
+
+def metadata(file_name: str = "phone.db", case: str = "VN-2026-0042", **extra: object) -> ItemMetadata:
+    values: dict[str, object] = {
+        "case_reference": case,
+        "description": "Full file-system extraction of the suspect's phone",
+        "source_kind": "seized-device",
+        "collector": "Sgt. Tran Thi B",
+        "collected_at": datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        "file_name": file_name,
+        "media_type": "application/vnd.sqlite3",
+        "place": "Ha Noi",
+        "legal_basis": "Search warrant 17/2026/QD",
+    }
+    values.update(extra)
+    return ItemMetadata(**values)  # type: ignore[arg-type]
+
+
+def add(node: Node, actor: Actor, data: bytes = PHONE_DUMP, **meta: object) -> ItemView:
+    return node.evidence.add_item(actor, [data[i : i + 1000] for i in range(0, len(data), 1000)], metadata(**meta))
+
+
+@pytest.fixture
+def peer_node(request: pytest.FixtureRequest, database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Node]:
+    """Another country's node on the same backend, with its own database, key and blob store."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    home = tmp_path / "peer"
+    with cloned_database(request, backend, home) as url:
+        base = load_settings(env={}, overrides={"home": home, "database_url": url})
+        init_node(base, "Peer node — Philippines", "PH")
+        opened = open_node(load_settings(env={}, overrides={"home": home, "database_url": url}), clock=clock)
+        try:
+            yield opened
+        finally:
+            opened.close()

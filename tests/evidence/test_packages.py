@@ -1,0 +1,265 @@
+"""Evidence packages end to end: export on one node, verify offline, import on another country's node; and every
+attack the issue lists, each caught at the step that names it, with nothing imported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import bagit
+import pytest
+
+from accord.audit.service import Disclosure
+from accord.errors import InvalidInput
+from accord.evidence import layout
+from accord.evidence.safezip import write_package_zip
+from accord.evidence.transfer import ExportResult, PackageRejected
+from accord.evidence.verify import KnownCheckpoint, PackageReport, verify_package
+from accord.identity.actor import Actor
+from accord.node import Node
+from tests.conftest import count_rows
+from tests.evidence.conftest import PHONE_DUMP, PRODUCTION, acting_for, add
+
+SEND = Disclosure(purpose="MLA request PH-2026-17: transfer of evidence")
+
+
+def _export(node: Node, actor: Actor, tmp_path: Path, name: str = "pkg.zip", **kwargs: object) -> ExportResult:
+    first = add(node, actor)
+    second = add(node, actor, data=PRODUCTION, file_name="production.csv", source_kind="provider-production")
+    node.evidence.record_event(actor, first.id, "analysed", "message timeline", {"tool": "ALEAPP 3.2"})
+    return node.evidence_packages.export(
+        actor, tmp_path / name, SEND, item_ids=[first.id, second.id], recipient="PNP Anti-Cybercrime Group", **kwargs
+    )
+
+
+def _step(report: PackageReport, number: int) -> str:
+    step = report.steps[number - 1]
+    assert step.status == "failed", report.lines()
+    assert all(s.status == "passed" for s in report.steps[: number - 1]), report.lines()
+    return step.detail
+
+
+def _rewrite(package: Path, tmp_path: Path, change: Callable[[Path], None], *, rebag: bool = True) -> Path:
+    """Unzip, change, optionally recompute the BagIt manifests (a forger would), and zip again."""
+    folder = tmp_path / "forged"
+    shutil.rmtree(folder, ignore_errors=True)
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(folder)
+    change(folder)
+    if rebag:
+        bagit.Bag(str(folder)).save(manifests=True)
+    target = tmp_path / "forged.zip"
+    target.unlink(missing_ok=True)
+    write_package_zip(folder, target, stored=lambda name: name.startswith(layout.ITEMS_DIR))
+    return target
+
+
+def test_export_verifies_offline_and_with_bagit(node: Node, police: Actor, tmp_path: Path) -> None:
+    result = _export(node, police, tmp_path)
+    report = verify_package(result.path)
+    assert report.ok, report.lines()
+    assert len(report.steps) == 13
+    assert report.statement is not None and len(report.statement["items"]) == 2
+    with zipfile.ZipFile(result.path) as archive:
+        names = archive.namelist()
+        for info in archive.infolist():
+            if info.filename.startswith(layout.ITEMS_DIR):
+                assert info.compress_type == zipfile.ZIP_STORED  # hashed at disk speed by the verifier
+        archive.extractall(tmp_path / "bag")
+    assert {layout.STATEMENT, layout.CUSTODY, layout.CHECKPOINT, layout.CASE_UCO, "bagit.txt"} <= set(names)
+    bag = bagit.Bag(str(tmp_path / "bag"))
+    bag.validate()  # the bagit library's own full validation
+    assert bag.info["External-Identifier"] == result.package_id
+    custody = json.loads((tmp_path / "bag" / layout.CUSTODY).read_text())
+    assert [e["index"] for e in custody["events"]] == sorted(e["index"] for e in custody["events"])
+    # The export itself is in the log, chained to each item's history.
+    last = json.loads(custody["events"][-1]["body"])
+    assert last["kind"] == "exported" and last["details"]["package_id"] == result.package_id
+    assert node.evidence.custody.verify().events == 5
+
+
+def test_export_of_a_case_and_a_second_package_proves_consistency(node: Node, police: Actor, tmp_path: Path) -> None:
+    first = _export(node, police, tmp_path, "one.zip")
+    second = node.evidence_packages.export(police, tmp_path / "two.zip", SEND, case_reference="VN-2026-0042")
+    assert sorted(second.items) == sorted(first.items)
+    one = verify_package(first.path)
+    known = KnownCheckpoint(
+        one.checkpoint_note or "", one.checkpoint.origin if one.checkpoint else "", node.keys.public_raw
+    )
+    report = verify_package(second.path, known=[known])
+    assert report.ok, report.lines()
+    assert "1 known checkpoints consistent" in report.steps[10].detail
+
+
+def test_import_on_another_node(node: Node, police: Actor, peer_node: Node, operator: Actor, tmp_path: Path) -> None:
+    result = _export(node, police, tmp_path)
+    pnp = peer_node.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
+    receiver = acting_for(operator, pnp.id)
+    imported = peer_node.evidence_packages.import_package(receiver, result.path, Disclosure(purpose="MLA PH-2026-17"))
+    assert imported.origin_node_id == node.keys.node_id
+    assert sorted(i.id for i in imported.items) == sorted(result.items)
+    held = {i.id: i for i in peer_node.evidence.items(receiver, None, Disclosure(purpose="inventory"))}
+    for item in imported.items:
+        assert held[item.id].origin_node_id == node.keys.node_id
+        custody = peer_node.evidence.item(receiver, item.id, Disclosure(purpose="check")).custody
+        assert [e.kind for e in custody] == ["received"]
+        assert custody[0].document["details"]["package_id"] == result.package_id
+        _view, stream = peer_node.evidence.open_content(receiver, item.id, Disclosure(purpose="analysis"))
+        with stream:
+            assert stream.read() in (PHONE_DUMP, PRODUCTION)
+    assert count_rows(peer_node, "known_checkpoints") == 1
+    # Re-importing the same package is refused and changes nothing.
+    with pytest.raises(InvalidInput, match="already held"):
+        peer_node.evidence_packages.import_package(receiver, result.path, Disclosure(purpose="again"))
+    assert count_rows(peer_node, "evidence_items") == 2
+    # The receiver can pass the evidence on: its own package starts the chain with "received".
+    onward = peer_node.evidence_packages.export(
+        receiver, tmp_path / "onward.zip", SEND, item_ids=[imported.items[0].id]
+    )
+    assert verify_package(onward.path).ok
+
+
+def _attack_cases() -> list[tuple[str, Callable[[Path], None], bool, int, str]]:
+    def flip_item_byte(folder: Path) -> None:
+        target = next((folder / "data" / "items").rglob("phone.db"))
+        data = bytearray(target.read_bytes())
+        data[100] ^= 0x01
+        target.write_bytes(bytes(data))
+
+    def remove_item(folder: Path) -> None:
+        next((folder / "data" / "items").rglob("production.csv")).unlink()
+
+    def add_file(folder: Path) -> None:
+        (folder / "data" / "items" / "planted.txt").write_text("planted")
+
+    def edit_statement(folder: Path) -> None:
+        path = folder / layout.STATEMENT
+        path.write_text(path.read_text().replace("Search warrant 17/2026/QD", "Search warrant 18/2026/QD"))
+
+    def custody_events(folder: Path, change: Callable[[list[dict[str, object]]], None]) -> None:
+        path = folder / layout.CUSTODY
+        document = json.loads(path.read_text())
+        change(document["events"])
+        path.write_text(json.dumps(document))
+
+    def reorder(folder: Path) -> None:
+        custody_events(folder, lambda events: events.reverse())
+
+    def swap_bodies(folder: Path) -> None:
+        def swap(events: list[dict[str, object]]) -> None:
+            events[0]["body"], events[1]["body"] = events[1]["body"], events[0]["body"]
+
+        custody_events(folder, swap)
+
+    def delete_event(folder: Path) -> None:
+        custody_events(folder, lambda events: events.pop(1))
+
+    def forge_signature(folder: Path) -> None:
+        import base64
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        path = folder / layout.STATEMENT_SIGNATURE
+        path.write_text(base64.b64encode(Ed25519PrivateKey.generate().sign(b"anything")).decode())
+
+    def swap_checkpoint(folder: Path) -> None:
+        path = folder / layout.CHECKPOINT
+        lines = path.read_text().split("\n")
+        lines[1] = str(int(lines[1]) + 1)  # claim a bigger tree under the old signature
+        path.write_text("\n".join(lines))
+
+    return [
+        ("flipped byte, manifest untouched", flip_item_byte, False, 3, "phone.db: SHA-256 is"),
+        ("flipped byte, manifest recomputed", flip_item_byte, True, 10, "its custody records"),
+        ("missing file", remove_item, False, 2, "production.csv: listed in manifest-sha256.txt but missing"),
+        ("extra file", add_file, False, 2, "planted.txt: in the package but not listed"),
+        ("statement edited", edit_statement, True, 6, "does not verify"),
+        ("events reordered", reorder, True, 9, "out of order"),
+        ("events moved to other indexes", swap_bodies, True, 8, "event 0 (log index 0)"),
+        ("event deleted", delete_event, True, 9, "custody events"),
+        ("forged signature", forge_signature, True, 6, "does not verify"),
+        ("checkpoint altered", swap_checkpoint, True, 7, ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "rebag", "step", "message"),
+    [case[1:] for case in _attack_cases()],
+    ids=[case[0] for case in _attack_cases()],
+)
+def test_tampered_package_is_caught_and_nothing_imported(
+    node: Node,
+    police: Actor,
+    peer_node: Node,
+    operator: Actor,
+    tmp_path: Path,
+    change: Callable[[Path], None],
+    rebag: bool,
+    step: int,
+    message: str,
+) -> None:
+    result = _export(node, police, tmp_path)
+    forged = _rewrite(result.path, tmp_path, change, rebag=rebag)
+    report = verify_package(forged)
+    assert not report.ok
+    assert message in _step(report, step)
+    pnp = peer_node.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
+    with pytest.raises(PackageRejected):
+        peer_node.evidence_packages.import_package(acting_for(operator, pnp.id), forged, Disclosure(purpose="MLA"))
+    assert count_rows(peer_node, "evidence_items") == 0
+    assert count_rows(peer_node, "custody_events") == 0
+    blobs = peer_node.settings.home / "blobs" / "sha256"
+    assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
+    assert count_rows(peer_node, "audit_entries", "action = 'evidence.import' AND outcome = 'failed'") == 1
+
+
+def test_tree_head_inconsistent_with_an_earlier_one(node: Node, police: Actor, tmp_path: Path, home: Path) -> None:
+    """A node that rewrote its log (here: a fork signed with the same key) cannot prove consistency with a head
+    the receiver already holds."""
+    result = _export(node, police, tmp_path, "honest.zip")
+    honest = verify_package(result.path)
+    assert honest.checkpoint is not None
+    # Fork: a different event at index 0 under the same key, signed as a checkpoint of the same size.
+    from accord.evidence import merkle
+    from accord.evidence.checkpoint import Checkpoint, sign_note
+
+    forked_root = merkle.root_from_leaf_hashes([merkle.leaf_hash(b"rewritten history")] * honest.checkpoint.tree_size)
+    forged = Checkpoint(honest.checkpoint.origin, honest.checkpoint.tree_size, forked_root)
+    forged_note = sign_note(forged.body(), forged.origin, node.keys.public_raw, node.keys.sign)
+    later = node.evidence_packages.export(police, tmp_path / "later.zip", SEND, case_reference="VN-2026-0042")
+    report = verify_package(later.path, known=[KnownCheckpoint(forged_note, forged.origin, node.keys.public_raw)])
+    assert "tree heads inconsistent" in _step(report, 11)
+
+
+def test_path_traversal_member_is_refused(node: Node, police: Actor, tmp_path: Path) -> None:
+    result = _export(node, police, tmp_path)
+    evil = tmp_path / "evil.zip"
+    shutil.copyfile(result.path, evil)
+    with zipfile.ZipFile(evil, "a") as archive:
+        archive.writestr("data/../../outside.txt", b"x")
+    report = verify_package(evil)
+    assert "escapes" in _step(report, 1) or ".." in _step(report, 1)
+
+
+def test_destroyed_items_cannot_be_exported(node: Node, police: Actor, tmp_path: Path) -> None:
+    item = add(node, police)
+    node.evidence.destroy_item(police, item.id, "Court order", "Judge")
+    with pytest.raises(InvalidInput, match="destroyed"):
+        node.evidence_packages.export(police, tmp_path / "x.zip", SEND, item_ids=[item.id])
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_integrity_incident_blocks_export(node: Node, police: Actor, tmp_path: Path) -> None:
+    from accord.evidence.blobstore import BlobMismatch
+
+    item = add(node, police)
+    path = node.evidence.blobs.local_path(item.sha256)
+    path.chmod(0o644)
+    path.write_bytes(b"bit rot")
+    with pytest.raises(BlobMismatch):
+        node.evidence_packages.export(police, tmp_path / "x.zip", SEND, item_ids=[item.id])
+    assert not (tmp_path / "x.zip").exists()
+    assert [e.kind for e in node.evidence.item(police, item.id, SEND).custody] == ["registered"]
