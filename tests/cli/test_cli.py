@@ -14,6 +14,7 @@ from sqlalchemy import text
 from accord.audit.service import Disclosure
 from accord.cli.main import run
 from accord.config import load_settings
+from accord.evidence.verify import verify_package
 from accord.node import open_node
 
 
@@ -284,6 +285,12 @@ def test_demo_seeds_three_countries_and_refuses_to_wipe_other_folders(tmp_path: 
         assert node.audit.verify().entries > 19
         hits = node.intel.search(admin, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", Disclosure(purpose="test"))
         assert {hit.country for hit in hits.hits} == {"VN", "PH"}  # reported on both sides of a border
+        items = node.evidence.items(admin, None, Disclosure(purpose="test"))
+        assert sorted(item.source_kind for item in items) == ["provider-production", "seized-device", "seized-device"]
+        assert node.evidence.custody.verify().events == 9
+        package = next(folder.glob("*.zip"))
+        assert verify_package(package).ok
+        assert f"accord evidence verify {package}" in out
     finally:
         node.close()
     assert run(["demo", "--dir", str(folder), "--seed-only", "--data-dir", str(no_attack)]) == 0  # recreated

@@ -263,3 +263,44 @@ def test_integrity_incident_blocks_export(node: Node, police: Actor, tmp_path: P
         node.evidence_packages.export(police, tmp_path / "x.zip", SEND, item_ids=[item.id])
     assert not (tmp_path / "x.zip").exists()
     assert [e.kind for e in node.evidence.item(police, item.id, SEND).custody] == ["registered"]
+
+
+def test_witness_cosignature_is_stored_carried_and_checked(node: Node, police: Actor, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from accord.evidence.checkpoint import (
+        SIGNATURE_TYPE_COSIGNATURE_V1,
+        CheckpointError,
+        cosign,
+        open_checkpoint,
+        vkey,
+    )
+
+    item = add(node, police)
+    signed = node.evidence.checkpoint(police)
+    head = open_checkpoint(signed.note, node.evidence.custody.origin, node.keys.public_raw)
+    witness_key = Ed25519PrivateKey.generate()
+    public = witness_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    witness_vkey = vkey("witness.ph.example/w1", public, SIGNATURE_TYPE_COSIGNATURE_V1)
+    line = cosign(head, "witness.ph.example/w1", public, witness_key.sign, 1_795_000_000).line()
+    stored = node.evidence.add_cosignature(police, head.tree_size, witness_vkey, line)
+    assert stored["witness"] == "witness.ph.example/w1"
+    # A cosignature made for another head, or by another key, is refused before it is kept.
+    with pytest.raises(CheckpointError):
+        node.evidence.add_cosignature(police, head.tree_size, witness_vkey, line.replace("A", "B", 1))
+    other = Ed25519PrivateKey.generate()
+    other_public = other.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    other_vkey = vkey("witness.ph.example/w1", other_public, SIGNATURE_TYPE_COSIGNATURE_V1)
+    with pytest.raises(CheckpointError):
+        node.evidence.add_cosignature(police, head.tree_size, other_vkey, line)
+    assert count_rows(node, "custody_cosignatures") == 1
+
+    result = node.evidence_packages.export(police, tmp_path / "w.zip", SEND, item_ids=[item.id])
+    report = verify_package(result.path, witnesses=[witness_vkey])
+    assert report.ok, report.lines()
+    assert "witness.ph.example/w1 (first 1 events)" in report.steps[11].detail
+    unknown = vkey("witness.gh.example/w2", other_public, SIGNATURE_TYPE_COSIGNATURE_V1)
+    assert "no valid cosignature by witness witness.gh.example/w2" in _step(
+        verify_package(result.path, witnesses=[unknown]), 12
+    )

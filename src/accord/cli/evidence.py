@@ -327,3 +327,21 @@ def log_checkpoint(ctx: typer.Context) -> None:
         typer.echo(json.dumps(document, indent=2))
     finally:
         node.close()
+
+
+@log_app.command("add-cosignature")
+def log_add_cosignature(
+    ctx: typer.Context,
+    tree_size: Annotated[int, typer.Argument(help="Size of the signed head the witness cosigned.", min=0)],
+    witness_key: Annotated[str, typer.Option(help="The witness's cosigner key (C2SP vkey, type 0x04).")],
+    line: Annotated[str, typer.Option(help="The cosignature line the witness returned.")],
+) -> None:
+    """Keep a witness's cosignature on one of our signed heads, once it verifies; packages then carry it."""
+    node = ctx_of(ctx).node()
+    try:
+        stored = node.evidence.add_cosignature(operator(), tree_size, witness_key, line)
+    except CheckpointError as exc:
+        raise InvalidInput("--line", str(exc)) from None
+    finally:
+        node.close()
+    typer.echo(f"cosignature by {stored['witness']} on tree size {stored['tree_size']} kept")

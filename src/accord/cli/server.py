@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from accord.cli.context import ctx_of, operator
+from accord.demo.evidence import CASE, seed_evidence
 from accord.demo.intel import seed_intel
 from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
 from accord.errors import InvalidInput
@@ -71,11 +72,15 @@ def demo(
         logins, party_ids = seed_identity(node.identity, operator())
         typer.echo("Importing demo intelligence (MITRE ATT&CK and scam reports)...")
         intel = seed_intel(node.intel, operator(), party_ids, data_dir)
+        typer.echo("Registering demo evidence (a phone extraction and a telecom production) and exporting it...")
+        evidence = seed_evidence(node, operator(), party_ids)
     finally:
         node.close()
     url = f"http://127.0.0.1:{port}/"
     typer.echo(f"Demo node: {settings.node_name} ({settings.node_country}) in {home}")
     typer.echo(f"Intelligence: {intel.attack_objects} ATT&CK objects, {intel.scam_reports} scam reports")
+    typer.echo(f"Evidence: {len(evidence.items)} items in case {CASE}; package {evidence.package}")
+    typer.echo(f"Check the package offline: accord evidence verify {evidence.package}")
     typer.echo("Logins (passwords are new on every run):")
     for login in logins:
         typer.echo(f"  {login.username:<12} {login.password}   {', '.join(login.roles)} — {login.party}")

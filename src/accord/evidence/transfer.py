@@ -144,6 +144,11 @@ class EvidencePackages:
                         "root_hash": bytes(cp.root_hash).hex(),
                         "signed_note": cp.signed_note,
                         "proof": [h.hex() for h in ev.custody.consistency_proof(session, cp.tree_size, size)],
+                        "cosignatures": list(
+                            session.scalars(
+                                select(CustodyCosignature.line).where(CustodyCosignature.tree_size == cp.tree_size)
+                            )
+                        ),
                     }
                     for cp in earlier[-MAX_EARLIER_HEADS:]
                 ],

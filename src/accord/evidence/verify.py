@@ -112,6 +112,8 @@ class PackageVerifier:
         self.report = PackageReport(str(path))
         self._zip: SafeZip | None = None
         self._manifest: dict[str, str] = {}
+        self._proven: dict[int, bytes] = {}
+        self._earlier_notes: dict[int, str] = {}  # earlier signed heads with their witnesses' cosignature lines
 
     def run(self) -> PackageReport:
         plan: list[tuple[str, Callable[[], str], tuple[int, ...]]] = [
@@ -126,7 +128,7 @@ class PackageVerifier:
             ("each item's custody chain is unbroken and ends in this export", self._chains, (6, 8)),
             ("every evidence file has the hash its custody records", self._item_files, (3, 6, 9)),
             ("the tree head extends every earlier one (consistency proofs)", self._consistency, (3, 7)),
-            ("witness cosignatures", self._cosignatures, (7,)),
+            ("witness cosignatures", self._cosignatures, (7, 11)),
             ("CASE/UCO description", self._case_uco, (3, 6)),
         ]
         steps = [Step(number, title) for number, (title, _, _) in enumerate(plan, start=1)]
@@ -357,6 +359,7 @@ class PackageVerifier:
         if not isinstance(earlier, list):
             raise StepFailed(f"{layout.CONSISTENCY}: 'earlier' must be a list")
         proven: dict[int, bytes] = {checkpoint.tree_size: checkpoint.root_hash}
+        self._proven = proven
         for position, entry in enumerate(earlier):
             where = f"{layout.CONSISTENCY}: entry {position}"
             if not isinstance(entry, dict):
@@ -370,6 +373,7 @@ class PackageVerifier:
             except merkle.ProofError as exc:
                 raise StepFailed(f"{where} (tree size {size}): {exc}") from None
             proven[size] = root
+            self._earlier_notes[size] = _earlier_note(where, entry)
         for known in self._known:
             self._check_known(known, proven)
         trusted = f", {len(self._known)} known checkpoints consistent" if self._known else ""
@@ -398,18 +402,29 @@ class PackageVerifier:
             )
 
     def _cosignatures(self) -> str:
+        """Each required witness must have cosigned this head or an earlier head that this one provably extends
+        (step 11): events up to that head's size are then pinned by the witness as well as by the node."""
         checkpoint, note = self.report.checkpoint, self.report.checkpoint_note
         assert checkpoint is not None and note is not None  # noqa: S101
+        notes = {checkpoint.tree_size: note, **self._earlier_notes}
         checked = []
         for witness in self._witnesses:
             try:
                 name, _key_id, public = parse_vkey(witness, SIGNATURE_TYPE_COSIGNATURE_V1)
             except CheckpointError as exc:
                 raise StepFailed(f"witness key: {exc}") from None
-            cosigned, _ = open_cosigned_checkpoint(note, name, public)
-            if cosigned != checkpoint:
-                raise StepFailed(f"witness {name} cosigned another checkpoint")
-            checked.append(name)
+            covered = None
+            for size in sorted(notes, reverse=True):
+                try:
+                    cosigned, _ = open_cosigned_checkpoint(notes[size], name, public)
+                except CheckpointError:
+                    continue
+                if cosigned.tree_size == size and self._proven.get(size) == cosigned.root_hash:
+                    covered = size
+                    break
+            if covered is None:
+                raise StepFailed(f"no valid cosignature by witness {name} on this head or an earlier consistent one")
+            checked.append(f"{name} (first {covered} events)")
         if not checked:
             return "none required"
         return "cosigned by " + ", ".join(checked)
@@ -444,6 +459,13 @@ def _check_chain(item_id: str, sha256: str, events: list[dict[str, Any]], packag
     last = events[-1]["_document"]
     if last.get("kind") != "exported" or last.get("details", {}).get("package_id") != package_id:
         raise StepFailed(f"item {item_id}: custody does not end with this package's export (events cut off)")
+
+
+def _earlier_note(where: str, entry: dict[str, Any]) -> str:
+    note, lines = entry.get("signed_note", ""), entry.get("cosignatures", [])
+    if not isinstance(note, str) or not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+        raise StepFailed(f"{where}: signed_note and cosignatures must be text")
+    return note + "".join(line.rstrip("\n") + "\n" for line in lines)
 
 
 def parse_manifest(name: str, raw: bytes) -> dict[str, str]:
