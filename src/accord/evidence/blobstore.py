@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,53 @@ def read_chunks(stream: IO[bytes], size: int = CHUNK) -> Iterable[bytes]:
         yield chunk
 
 
+class _PipelinedWriter:
+    """Writes chunks to a file descriptor from a second thread while the caller hashes the next chunk.
+
+    Hashing and writing each release the GIL, so on two cores ingest runs at the speed of the slower of the two
+    instead of their sum (measured in bench/evidence.py). At most ``depth`` chunks wait in memory. Leaving the
+    block normally flushes and fsyncs; leaving it with an exception stops the writer and closes the file.
+    """
+
+    def __init__(self, descriptor: int, depth: int = 4) -> None:
+        self._descriptor = descriptor
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="blob-writer", daemon=True)
+
+    def __enter__(self) -> _PipelinedWriter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while (chunk := self._queue.get()) is not None:
+                if self._error is None:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(self._descriptor, view) :]
+        except BaseException as exc:  # handed to the caller's thread, which re-raises it
+            self._error = exc
+            while self._queue.get() is not None:  # drain, so the producer never blocks on a dead writer
+                pass
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            if kind is None:
+                if self._error is not None:
+                    raise self._error
+                os.fsync(self._descriptor)
+        finally:
+            os.close(self._descriptor)
+
+
 class LocalBlobStore:
     """Blobs as files under ``root/sha256/<first two hex digits>/<hex>`` (a fan-out keeps folders small)."""
 
@@ -113,15 +162,13 @@ class LocalBlobStore:
         handle, temp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-")
         temp = Path(temp_name)
         try:
-            with os.fdopen(handle, "wb") as out:
+            with _PipelinedWriter(handle) as out:
                 for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
                         raise BlobTooLarge(max_bytes)
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
             sha256 = digest.hexdigest()
             if expected_size is not None and size != expected_size:
                 raise BlobMismatch("size", f"{expected_size} bytes", f"{size} bytes")
