@@ -32,7 +32,7 @@ PACKAGE_UPLOAD_PATHS = ("/api/v1/evidence/packages/verify", "/api/v1/evidence/pa
 CHUNK = 1024 * 1024
 
 
-def _pull(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+def pull_body(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
     """The request body as a plain iterator, for a worker thread (each chunk fetched from the event loop)."""
 
     async def next_chunk() -> bytes | None:
@@ -95,7 +95,7 @@ async def add_item(
     stream = request.stream()
     item = await run_in_threadpool(
         lambda: node.evidence.add_item(
-            actor, _pull(stream), meta, expected_sha256=sha256.lower() if sha256 else None, expected_size=size
+            actor, pull_body(stream), meta, expected_sha256=sha256.lower() if sha256 else None, expected_size=size
         )
     )
     return JSONResponse(item.document(), status_code=201, headers={"Location": f"{ITEMS_PATH}/{item.id}"})
@@ -219,7 +219,7 @@ def _remove_folder(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _spool(request: Request, node: Node, folder: Path) -> Path:
+async def spool_upload(request: Request, node: Node, folder: Path) -> Path:
     """An uploaded package to a temporary file (the verifier needs random access to the zip's directory)."""
     target = folder / "upload.zip"
     limit = node.settings.evidence_package_max_bytes
@@ -240,7 +240,7 @@ async def verify_uploaded_package(request: Request, actor: ApiActor) -> JSONResp
     del actor  # any signed-in user may check a package: it reads nothing stored here
     node = node_of(request)
     with tempfile.TemporaryDirectory(prefix="accord-verify-") as folder:
-        path = await _spool(request, node, Path(folder))
+        path = await spool_upload(request, node, Path(folder))
         report = await run_in_threadpool(
             lambda: verify_package(
                 path, limits=node.evidence_packages.limits, known=node.evidence_packages.known_checkpoints()
@@ -261,7 +261,7 @@ async def verify_uploaded_package(request: Request, actor: ApiActor) -> JSONResp
 async def import_uploaded_package(request: Request, actor: ApiActor, disclosure: DisclosureHeaders) -> JSONResponse:
     node = node_of(request)
     with tempfile.TemporaryDirectory(prefix="accord-import-") as folder:
-        path = await _spool(request, node, Path(folder))
+        path = await spool_upload(request, node, Path(folder))
         result = await run_in_threadpool(lambda: node.evidence_packages.import_package(actor, path, disclosure))
     return JSONResponse(
         {

@@ -15,6 +15,7 @@ from accord.audit import routes as audit_routes
 from accord.clock import Clock
 from accord.config import Settings
 from accord.cooperation import routes as cooperation_routes
+from accord.evidence import pages as evidence_pages
 from accord.evidence import routes as evidence_routes
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(audit_pages.router)
     app.include_router(intel_pages.router)
     app.include_router(matching_pages.router)
+    app.include_router(evidence_pages.router)
     app.add_middleware(ChooseLocale, default=settings.default_locale)
     app.add_middleware(
         BodyLimit,
@@ -106,6 +108,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
             matching_routes.LOOKUP_PATH: matching_routes.LOOKUP_MAX_BODY,
             evidence_routes.ITEMS_PATH: settings.evidence_max_item_bytes,
             **{path: settings.evidence_package_max_bytes for path in evidence_routes.PACKAGE_UPLOAD_PATHS},
+            evidence_pages.UPLOAD_PATH: settings.evidence_max_item_bytes,
+            **{path: settings.evidence_package_max_bytes for path in evidence_pages.PACKAGE_UPLOAD_PATHS},
         },
     )
     app.add_middleware(SecurityHeaders)
