@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-deps
 
-.PHONY: demo test test-sqlite lint bench bench-full bench-million format i18n clean system-deps postgres
+.PHONY: demo test test-sqlite lint bench bench-full bench-million bench-evidence format i18n clean system-deps postgres
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(STAMP) postgres
 # The TAXII pull on the 24,771-object ATT&CK Enterprise collection (about 5 more minutes, medallion is slow).
 bench-full: bench
 	$(BIN)/python bench/taxii_pull.py --data enterprise
+
+# Evidence: ingest and verification of a 2 GiB file against openssl speed (bagit as peer), and a custody log of
+# a million events on both backends (pymerkle as peer). About 10 minutes and 10 GB of free temporary space.
+bench-evidence: $(STAMP) postgres
+	$(BIN)/python bench/evidence.py --package-gib 2 --events 1000000
 
 # One million synthetic scam indicators: import on both backends, then a TAXII pull of them (about 15 minutes,
 # 3 GB of free temporary space).
