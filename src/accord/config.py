@@ -108,6 +108,14 @@ class Settings:
         "kind=days ('default' for kinds not named; 90 when not given). Policy: addresses and URLs go stale fast, "
         "bank accounts and wallets slowly.",
     )
+    cooperation_catalogue: str = _setting(
+        "",
+        "Legal catalogue for cooperation requests (JSON, checked against Accord's schema at start-up; relative paths "
+        "from home). Empty: the catalogue Accord ships.",
+    )
+    smtp_host: str = _setting("", "SMTP server for e-mail notifications (deadlines, new requests); empty: no e-mail.")
+    smtp_port: int = _setting(25, "SMTP port.", minimum=1, maximum=65535)
+    smtp_sender: str = _setting("", "From address of notification e-mails, e.g. accord@cybercrime.example.")
     evidence_blob_dir: str = _setting(
         "blobs",
         "Folder of the evidence blob store (content-addressed by SHA-256; relative paths from home).",

@@ -14,6 +14,9 @@ from sqlalchemy.exc import OperationalError
 from accord.audit.service import AuditLog
 from accord.clock import Clock, SystemClock
 from accord.config import InvalidSetting, Settings, write_config_file
+from accord.cooperation.catalogue import Catalogue, CatalogueInvalid, load_catalogue
+from accord.cooperation.notify import Mailer, SmtpSettings
+from accord.cooperation.requests import CooperationRequests
 from accord.cooperation.service import CooperationService
 from accord.errors import AccordError, InvalidInput
 from accord.evidence.blobstore import LocalBlobStore
@@ -58,6 +61,7 @@ class Node:
     _keys: NodeKeys | None = field(default=None, repr=False)
     _matching: MatchingService | None = field(default=None, repr=False)
     _cooperation: CooperationService | None = field(default=None, repr=False)
+    _requests: CooperationRequests | None = field(default=None, repr=False)
     _evidence: EvidenceService | None = field(default=None, repr=False)
     _evidence_packages: EvidencePackages | None = field(default=None, repr=False)
 
@@ -92,6 +96,22 @@ class Node:
                 self.db, self.clock, self.ids, self.audit, self.identity, self.matching
             )
         return self._cooperation
+
+    @property
+    def cooperation_requests(self) -> CooperationRequests:
+        """Built on first use. Raises InvalidSetting when ``cooperation_catalogue`` does not load."""
+        if self._requests is None:
+            smtp = SmtpSettings(self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_sender)
+            self._requests = CooperationRequests(
+                self.db,
+                self.clock,
+                self.ids,
+                self.audit,
+                self.identity,
+                load_legal_catalogue(self.settings),
+                Mailer(smtp),
+            )
+        return self._requests
 
     @property
     def evidence(self) -> EvidenceService:
@@ -181,6 +201,20 @@ def load_warninglists(settings: Settings) -> Warninglists:
     except InvalidInput as exc:
         source = settings.sources.get("matching_warninglists", "default")
         raise InvalidSetting("matching_warninglists", source, str(exc)) from exc
+
+
+def load_legal_catalogue(settings: Settings) -> Catalogue:
+    """The legal catalogue named by ``cooperation_catalogue`` (or the built-in one). Raises InvalidSetting."""
+    named = settings.cooperation_catalogue.strip()
+    path = None
+    if named:
+        path = Path(named).expanduser()
+        path = path if path.is_absolute() else settings.home / path
+    try:
+        return load_catalogue(path)
+    except CatalogueInvalid as exc:
+        source = settings.sources.get("cooperation_catalogue", "default")
+        raise InvalidSetting("cooperation_catalogue", source, exc.reason) from exc
 
 
 def package_limits(settings: Settings) -> ZipLimits:

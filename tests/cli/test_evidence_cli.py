@@ -162,3 +162,9 @@ def test_import_on_a_second_node(cli, tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 2 and "already held" in err
     with zipfile.ZipFile(package) as archive:
         assert any(name.endswith("phone.db") for name in archive.namelist())
+
+
+def test_cooperation_tick_runs_the_clocks(cli) -> None:
+    code, out, err = cli("cooperation", "tick")
+    assert code == 0, err
+    assert out.strip() == "0 expired, 0 alerts, 0 escalations, 0 overdue, 0 emailed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 import uvicorn
 
 from accord.cli.context import ctx_of, operator
+from accord.cli.cooperation import start_ticker
 from accord.demo.evidence import CASE, seed_evidence
 from accord.demo.intel import seed_intel
 from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
@@ -37,9 +39,14 @@ def serve(
     settings = ctx_of(ctx).settings(**extra)
     app = create_app(settings)
     typer.echo(f"Accord node {settings.node_name} on http://{settings.host}:{settings.port}/")
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, proxy_headers=settings.trust_proxy_headers, log_level="info"
-    )
+    stop = threading.Event()
+    start_ticker(settings, stop)
+    try:
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, proxy_headers=settings.trust_proxy_headers, log_level="info"
+        )
+    finally:
+        stop.set()
 
 
 def demo(

@@ -18,7 +18,7 @@ from accord.identity import credentials, validation
 from accord.identity.actor import Actor, PartyView, TokenView, UserView
 from accord.identity.errors import AuthenticationFailed, PermissionDenied
 from accord.identity.models import ApiToken, Party, User, UserRole, WebSession
-from accord.identity.vocabulary import PERMISSION_SCOPE, PartyKind, Permission, Role, Scope
+from accord.identity.vocabulary import PERMISSION_SCOPE, ROLE_PERMISSIONS, PartyKind, Permission, Role, Scope
 from accord.ids import IdSource
 from accord.store.engine import Database
 
@@ -180,6 +180,21 @@ class IdentityService:
                 rows = session.scalars(select(Party).where(Party.id.in_(wanted[start : start + MAX_LIST])))
                 found.update((row.id, party_view(row)) for row in rows)
         return found
+
+    def addresses_for(self, party_id: str, permission: Permission) -> list[str]:
+        """E-mail addresses of the party's active users whose roles grant ``permission`` (for the node's own
+        notifications; nobody reads them through this, so it is not a disclosure)."""
+        roles = [str(role) for role, granted in ROLE_PERMISSIONS.items() if permission in granted]
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(User.email)
+                .join(UserRole, UserRole.user_id == User.id)
+                .where(User.party_id == party_id, User.is_active.is_(True), User.email.is_not(None))
+                .where(UserRole.role.in_(roles))
+                .distinct()
+                .order_by(User.email)
+            )
+            return [email for email in rows if email]
 
     def find_party(self, session: Session, key: str) -> Party:
         if not validation.is_lookup_key(key):

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     READ_INTEL = "read_intel"
     SUBMIT_INTEL = "submit_intel"
     DRAFT_COOPERATION = "draft_cooperation"
+    RESPOND_COOPERATION = "respond_cooperation"
+    APPROVE_COOPERATION = "approve_cooperation"
     READ_EVIDENCE = "read_evidence"
     HANDLE_EVIDENCE = "handle_evidence"
 
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_INTEL,
             Permission.SUBMIT_INTEL,
             Permission.DRAFT_COOPERATION,
+            Permission.RESPOND_COOPERATION,
             Permission.READ_EVIDENCE,
             Permission.HANDLE_EVIDENCE,
         }
@@ -77,6 +80,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_DIRECTORY,
             Permission.READ_INTEL,
             Permission.DRAFT_COOPERATION,
+            Permission.RESPOND_COOPERATION,
+            Permission.APPROVE_COOPERATION,
             Permission.READ_EVIDENCE,
             Permission.HANDLE_EVIDENCE,
         }
@@ -97,6 +102,8 @@ PERMISSION_SCOPE: dict[Permission, Scope] = {
     Permission.READ_INTEL: Scope.READ,
     Permission.SUBMIT_INTEL: Scope.WRITE,
     Permission.DRAFT_COOPERATION: Scope.WRITE,
+    Permission.RESPOND_COOPERATION: Scope.WRITE,
+    Permission.APPROVE_COOPERATION: Scope.WRITE,
     Permission.READ_EVIDENCE: Scope.READ,
     Permission.HANDLE_EVIDENCE: Scope.WRITE,
 }

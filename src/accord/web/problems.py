@@ -20,6 +20,9 @@ from starlette.exceptions import HTTPException
 
 from accord.audit.errors import AuditChainBroken
 from accord.config import InvalidSetting
+from accord.cooperation.catalogue import CatalogueInvalid
+from accord.cooperation.states import IllegalTransition
+from accord.cooperation.validation import RequestIncomplete
 from accord.errors import AccordError, AlreadyExists, InvalidInput, NotFound
 from accord.evidence.blobstore import BlobMismatch, BlobMissing, BlobTooLarge
 from accord.evidence.custody import CustodyLogBroken
@@ -81,6 +84,9 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     CustodyLogBroken: ProblemKind(409, "custody-log-broken", "The custody log is broken"),
     UnsafeArchive: ProblemKind(422, "unsafe-archive", "The package is not a safe archive"),
     PackageRejected: ProblemKind(422, "package-rejected", "The evidence package failed verification"),
+    RequestIncomplete: ProblemKind(422, "request-incomplete", "Required elements are missing or not valid"),
+    IllegalTransition: ProblemKind(409, "illegal-transition", "The request cannot move to that state"),
+    CatalogueInvalid: ProblemKind(500, "misconfigured", "The node is misconfigured"),
 }
 
 
@@ -105,6 +111,10 @@ def problem_fields(exc: AccordError) -> dict[str, Any]:
         return {"retry_after": exc.retry_after}
     if isinstance(exc, AuditChainBroken):
         return {"seq": exc.seq, "field": exc.field}
+    if isinstance(exc, RequestIncomplete):
+        return {"errors": [problem.as_json() for problem in exc.problems]}
+    if isinstance(exc, IllegalTransition):
+        return {"current_state": exc.current, "requested_state": exc.requested}
     if isinstance(exc, BlobMismatch):
         return {"errors": [{"field": exc.field, "reason": str(exc)}]}
     if isinstance(exc, PackageRejected):
