@@ -15,6 +15,7 @@ from accord.audit.service import AuditLog
 from accord.clock import Clock, SystemClock
 from accord.config import InvalidSetting, Settings, write_config_file
 from accord.cooperation.catalogue import Catalogue, CatalogueInvalid, load_catalogue
+from accord.cooperation.directory import Directory
 from accord.cooperation.notify import Mailer, SmtpSettings
 from accord.cooperation.requests import CooperationRequests
 from accord.cooperation.service import CooperationService
@@ -62,6 +63,7 @@ class Node:
     _matching: MatchingService | None = field(default=None, repr=False)
     _cooperation: CooperationService | None = field(default=None, repr=False)
     _requests: CooperationRequests | None = field(default=None, repr=False)
+    _directory: Directory | None = field(default=None, repr=False)
     _evidence: EvidenceService | None = field(default=None, repr=False)
     _evidence_packages: EvidencePackages | None = field(default=None, repr=False)
 
@@ -102,16 +104,28 @@ class Node:
         """Built on first use. Raises InvalidSetting when ``cooperation_catalogue`` does not load."""
         if self._requests is None:
             smtp = SmtpSettings(self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_sender)
+            catalogue = load_legal_catalogue(self.settings)
             self._requests = CooperationRequests(
                 self.db,
                 self.clock,
                 self.ids,
                 self.audit,
                 self.identity,
-                load_legal_catalogue(self.settings),
+                catalogue,
                 Mailer(smtp),
+                self._directory_for(catalogue),
             )
         return self._requests
+
+    def _directory_for(self, catalogue: Catalogue) -> Directory:
+        if self._directory is None:
+            months = catalogue.timers["directory_reverify_months"]
+            self._directory = Directory(self.db, self.clock, self.ids, self.audit, self.identity, months)
+        return self._directory
+
+    @property
+    def directory(self) -> Directory:
+        return self._directory_for(self.cooperation_requests.catalogue)
 
     @property
     def evidence(self) -> EvidenceService:

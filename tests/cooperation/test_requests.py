@@ -370,3 +370,21 @@ def test_alerts_are_emailed_through_a_real_smtp_server(
     assert any("D-14" in body for _rcpt, body in received)
     assert all(n["emailed_at"] for n in requests.notifications(desks.pnp_poc) if "D-14" in n["message"])
     assert requests.tick()["emailed"] == 0  # each alert is mailed once
+
+
+def test_status_inquiry_and_answer(node: Node, desks: Desks, clock: FrozenClock) -> None:
+    request_id = _draft(node, desks)
+    requests = node.cooperation_requests
+    with pytest.raises(IllegalTransition):  # nothing to ask about before it is sent
+        requests.message(desks.analyst, request_id, "status_inquiry", "Any news?")
+    _move(node, desks.analyst, request_id, "sent")
+    requests.message(desks.analyst, request_id, "status_inquiry", "Has the provider confirmed the hold?")
+    with pytest.raises(IllegalTransition):  # the requesting side does not answer its own inquiry
+        requests.message(desks.authority, request_id, "status_answer", "Yes")
+    answered = requests.message(desks.pnp_poc, request_id, "status_answer", "Preserved on 24 Nov, ticket 88.")
+    messages = [h for h in answered.document()["history"] if h["machine"] == "message"]
+    assert [(m["to"], m["text"]) for m in messages] == [
+        ("status_inquiry", "Has the provider confirmed the hold?"),
+        ("status_answer", "Preserved on 24 Nov, ticket 88."),
+    ]
+    assert any("status inquiry" in n["message"] for n in requests.notifications(desks.pnp_poc))

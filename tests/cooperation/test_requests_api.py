@@ -88,3 +88,33 @@ def test_illegal_transition_is_a_409_naming_both_states(client: Any, world: Worl
 def test_partner_cannot_create_requests(client: Any, world: World) -> None:
     response = client.post("/api/v1/cooperation/requests", json=_body(world), headers=world.auth("partner"))
     assert response.status_code == 403
+
+
+def test_json_and_pdf_carry_the_same_content_hash(client: Any, world: World) -> None:
+    import hashlib
+    import re
+
+    from accord.canonical_json import canonical_bytes
+
+    request_id = client.post("/api/v1/cooperation/requests", json=_body(world), headers=world.auth("analyst")).json()[
+        "id"
+    ]
+    headers = {**world.auth("analyst"), **PURPOSE}
+    document = client.get(f"/api/v1/cooperation/requests/{request_id}/document.json", headers=headers).json()
+    digest = document.pop("content_hash")
+    assert hashlib.sha256(canonical_bytes(document)).hexdigest() == digest
+    assert {e["field"]: e["article"] for e in document["required"]}["custodian"] == "BC 29(2)(d)"
+    pdf = client.get(f"/api/v1/cooperation/requests/{request_id}/document.pdf", headers=headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["accord-content-hash"] == digest
+    text = _pdf_text(pdf.content)
+    assert digest in re.sub(r"\s+", "", text)  # the printed hash is the JSON's
+    assert "BC 29(2)(d)" in text and "CONFIDENTIAL" in text
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)

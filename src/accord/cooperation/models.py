@@ -7,9 +7,9 @@ the legal catalogue; the envelope columns are what the inbox, the outbox and the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accord.store.base import Base, UtcDateTime
@@ -89,3 +89,25 @@ class CooperationNotification(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     emailed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     email_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class DirectoryEntry(Base):
+    """A point of contact or authority of a party (UN Art. 41, BC Art. 35), with hours and a verification date."""
+
+    __tablename__ = "directory_entries"
+    __table_args__ = (Index("ix_directory_entries_party_role", "party_id", "role", "escalation_order"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
+    role: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    hours: Mapped[str] = mapped_column(String(300))  # "24/7" or "Mon-Fri 08:00-17:00; Sat 09:00-12:00"
+    time_zone: Mapped[str] = mapped_column(String(64))  # IANA
+    languages: Mapped[str] = mapped_column(String(100))  # comma-separated ISO 639 codes
+    channels: Mapped[str] = mapped_column(String(200))  # comma-separated
+    escalation_order: Mapped[int] = mapped_column(Integer)
+    last_verified: Mapped[date] = mapped_column(Date)
+    verified_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -27,6 +27,7 @@ from accord.clock import Clock
 from accord.cooperation import states
 from accord.cooperation.catalogue import Catalogue, RequestType
 from accord.cooperation.deadlines import HoldView, Step, clocks
+from accord.cooperation.directory import Directory
 from accord.cooperation.models import (
     CooperationNotification,
     CooperationRequest,
@@ -50,6 +51,11 @@ from accord.ids import IdSource
 from accord.store.engine import Database
 
 URGENCIES = ("routine", "urgent", "emergency")
+MESSAGE_SIDES = {
+    "status_inquiry": states.Side.REQUESTING,
+    "status_answer": states.Side.REQUESTED,
+    "no_longer_required_notice": states.Side.REQUESTING,
+}
 MAX_FIELDS_BYTES = 256 * 1024
 MAX_LISTED = 200
 MAX_TEXT = 4000
@@ -134,8 +140,10 @@ class CooperationRequests:
         identity: IdentityService,
         catalogue: Catalogue,
         mailer: Mailer | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._mailer = mailer
+        self._directory = directory
         self._db = db
         self._clock = clock
         self._ids = ids
@@ -453,7 +461,10 @@ class CooperationRequests:
     def _deliver(self, session: Session, row: CooperationRequest, rtype: RequestType) -> None:
         """Both parties are on this node: the request is received as it is sent."""
         self._move(session, row, None, states.RECEIVED, states.Side.NODE, {"channel": "accord (same node)"})
-        self._notify(session, row, row.requested_party_id, "received", f"New {rtype.title.lower()} {row.reference}")
+        message = f"New {rtype.title.lower()} {row.reference}"
+        if row.urgency == "emergency":
+            message = f"EMERGENCY: {message}{self._contact_line(row.requested_party_id, escalate=False)}"
+        self._notify(session, row, row.requested_party_id, "received", message)
         if rtype.preservation_hold:
             days = int(rtype.timers.get("hold_min_days", 60))
             now = self._clock.now()
@@ -509,6 +520,41 @@ class CooperationRequests:
                         {"reason": f"MLA request {row.reference} decided: {to}"},
                     )
                     hold.state, hold.updated_at = states.HOLD_RELEASED, self._clock.now()
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    def message(self, actor: Actor, request_id: str, kind: str, text: str) -> RequestView:
+        """A status inquiry (requesting side) or its answer (requested side), kept in the history and notified to
+        the other side (UN 40: respond to reasonable requests for the status and progress of a request)."""
+        self._authorize_any(actor)
+        if kind not in MESSAGE_SIDES:
+            raise InvalidInput("kind", f"one of {', '.join(MESSAGE_SIDES)}")
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise InvalidInput("text", f"1 to {MAX_TEXT} characters")
+        side = MESSAGE_SIDES[kind]
+        with _denials_audited(self._identity, actor), self._db.writing() as session:
+            row = self._visible(session, actor, request_id, for_update=True)
+            if row.sent_at is None or row.state in states.FINAL:
+                raise states.IllegalTransition(row.state, kind, "messages go with a request that is sent and open")
+            self._require_side(actor, row, side, kind)
+            self._record(session, row, actor, "message", None, kind, side, {"text": text.strip()})
+            other = row.requested_party_id if side is states.Side.REQUESTING else row.requesting_party_id
+            count = session.scalar(
+                select(func.count())
+                .select_from(CooperationTransition)
+                .where(CooperationTransition.request_id == row.id)
+            )
+            label = kind.replace("_", " ")
+            self._notify(session, row, other, f"{kind}-{count}", f"Request {row.reference}: {label} received")
+            self._audit.append(
+                session,
+                actor.audit_ref(),
+                "cooperation.request.message",
+                object_type="cooperation-request",
+                object_id=row.id,
+                details={"kind": kind},
+            )
+            return self._view(session, row, actor)
 
     # -- preservation holds ----------------------------------------------------------------------------------
 
@@ -602,7 +648,7 @@ class CooperationRequests:
                     if item["name"] == "acknowledge":
                         message = (
                             f"Emergency request {row.reference} not acknowledged in time: escalated to the next "
-                            "point of contact"
+                            f"point of contact{self._contact_line(row.requested_party_id, escalate=True)}"
                         )
                         counts["escalations"] += self._notify(
                             session, row, row.requested_party_id, "ack-escalation", message
@@ -647,6 +693,17 @@ class CooperationRequests:
                     row.emailed_at = None if error else self._clock.now()
                     row.email_error = error
         return sent
+
+    def _contact_line(self, party_id: str, *, escalate: bool) -> str:
+        """Who is on duty now for the party (the next one in escalation order when escalating)."""
+        if self._directory is None:
+            return ""
+        duty = self._directory.on_duty(party_id)
+        if not duty:
+            return " (no point of contact of the party is on duty now: call its central authority)"
+        entry = duty[1] if escalate and len(duty) > 1 else duty[0]
+        reach = ", ".join(x for x in (entry.phone, entry.email) if x)
+        return f": {entry.name}" + (f" ({reach})" if reach else "")
 
     def notifications(self, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
         self._authorize_any(actor)

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from accord.cooperation.output import content_hash, render_pdf, request_document
 from accord.cooperation.requests import Decision
 from accord.intel.models import MAX_VALUE_LENGTH
 from accord.web.auth import ApiActor, DisclosureHeaders, node_of
@@ -151,3 +152,78 @@ def list_requests(
 @router.get("/notifications", summary="Your party's notifications (deadline alerts, new requests), newest first")
 def notifications(request: Request, actor: ApiActor) -> dict[str, Any]:
     return {"notifications": node_of(request).cooperation_requests.notifications(actor)}
+
+
+class DirectoryEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(max_length=200, description="party id or name")
+    role: str = Field(max_length=40, description="point_of_contact_24_7, central_authority, …")
+    name: str = Field(max_length=200)
+    hours: str = Field(max_length=300, description="'24/7' or 'Mon-Fri 08:00-17:00; Sat 09:00-12:00'")
+    time_zone: str = Field(max_length=64, description="IANA time zone of the hours")
+    languages: list[str] = Field(default_factory=list, max_length=10)
+    channels: list[str] = Field(default_factory=list, max_length=10)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    escalation_order: int = Field(default=1, ge=1, le=99)
+
+
+@router.get("/directory", summary="The 24/7 directory: contacts with hours, on duty now, and stale entries flagged")
+def directory(
+    request: Request, actor: ApiActor, party: Annotated[str | None, Query(max_length=200)] = None
+) -> dict[str, Any]:
+    entries = node_of(request).directory.entries(actor, party)
+    return {"entries": [entry.document() for entry in entries]}
+
+
+@router.post("/directory", status_code=201, summary="Add a directory entry (admin); verified today")
+def add_directory_entry(request: Request, actor: ApiActor, body: DirectoryEntryIn) -> dict[str, Any]:
+    entry = node_of(request).directory.add(actor, **body.model_dump())
+    return entry.document()
+
+
+@router.post("/directory/{entry_id}/verification", summary="Record that an entry was checked today (admin)")
+def verify_directory_entry(request: Request, entry_id: str, actor: ApiActor) -> dict[str, Any]:
+    return node_of(request).directory.verify(actor, entry_id).document()
+
+
+@router.get("/requests/{request_id}/document.json", summary="The request's content as JSON with its content hash")
+def request_json(request: Request, request_id: str, actor: ApiActor, disclosure: DisclosureHeaders) -> JSONResponse:
+    requests = node_of(request).cooperation_requests
+    document = request_document(requests.get(actor, request_id, disclosure).document(), requests.catalogue)
+    digest = content_hash(document)
+    return JSONResponse({**document, "content_hash": digest}, headers={"Digest": f"sha-256={_b64(digest)}"})
+
+
+@router.get("/requests/{request_id}/document.pdf", summary="The request printed in its form's layout (PDF)")
+def request_pdf(request: Request, request_id: str, actor: ApiActor, disclosure: DisclosureHeaders) -> Response:
+    requests = node_of(request).cooperation_requests
+    view = requests.get(actor, request_id, disclosure).document()
+    document = request_document(view, requests.catalogue)
+    return Response(
+        render_pdf(document),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{view["reference"] or request_id}.pdf"',
+            "Accord-Content-Hash": content_hash(document),
+        },
+    )
+
+
+def _b64(hex_digest: str) -> str:
+    import base64
+
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(max_length=40, description="status_inquiry (requesting side) or status_answer (requested side)")
+    text: str = Field(min_length=1, max_length=4000)
+
+
+@router.post("/requests/{request_id}/messages", status_code=201, summary="Ask for or give the status of a request")
+def message(request: Request, request_id: str, actor: ApiActor, body: MessageIn) -> dict[str, Any]:
+    return node_of(request).cooperation_requests.message(actor, request_id, body.kind, body.text).document()
