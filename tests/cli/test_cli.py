@@ -291,6 +291,11 @@ def test_demo_seeds_three_countries_and_refuses_to_wipe_other_folders(tmp_path: 
         package = next(folder.glob("*.zip"))
         assert verify_package(package).ok
         assert f"accord evidence verify {package}" in out
+        outbox = node.cooperation_requests.listing(admin, "outbox", Disclosure(purpose="test"))
+        by_type = {view.row.request_type: view.document() for view in outbox}
+        assert by_type["preservation"]["hold"]["state"] == "mla_received"  # the MLA keeps it alive
+        assert by_type["emergency_disclosure"]["state"] == "received"
+        assert len(node.directory.entries(admin)) == 6
     finally:
         node.close()
     assert run(["demo", "--dir", str(folder), "--seed-only", "--data-dir", str(no_attack)]) == 0  # recreated

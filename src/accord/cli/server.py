@@ -12,6 +12,7 @@ import uvicorn
 
 from accord.cli.context import ctx_of, operator
 from accord.cli.cooperation import start_ticker
+from accord.demo.cooperation import seed_cooperation
 from accord.demo.evidence import CASE, seed_evidence
 from accord.demo.intel import seed_intel
 from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
@@ -81,6 +82,8 @@ def demo(
         intel = seed_intel(node.intel, operator(), party_ids, data_dir)
         typer.echo("Registering demo evidence (a phone extraction and a telecom production) and exporting it...")
         evidence = seed_evidence(node, operator(), party_ids)
+        typer.echo("Opening demo cooperation requests (preservation, MLA, emergency) and the 24/7 directory...")
+        cooperation = seed_cooperation(node, operator(), party_ids)
     finally:
         node.close()
     url = f"http://127.0.0.1:{port}/"
@@ -88,6 +91,10 @@ def demo(
     typer.echo(f"Intelligence: {intel.attack_objects} ATT&CK objects, {intel.scam_reports} scam reports")
     typer.echo(f"Evidence: {len(evidence.items)} items in case {CASE}; package {evidence.package}")
     typer.echo(f"Check the package offline: accord evidence verify {evidence.package}")
+    typer.echo(
+        "Cooperation: a preservation request kept alive by an MLA request, and an emergency request waiting to be "
+        f"acknowledged (Viet Nam to the Philippines); {cooperation.directory_entries} directory entries"
+    )
     typer.echo("Logins (passwords are new on every run):")
     for login in logins:
         typer.echo(f"  {login.username:<12} {login.password}   {', '.join(login.roles)} — {login.party}")
