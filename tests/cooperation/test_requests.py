@@ -388,3 +388,31 @@ def test_status_inquiry_and_answer(node: Node, desks: Desks, clock: FrozenClock)
         ("status_answer", "Preserved on 24 Nov, ticket 88."),
     ]
     assert any("status inquiry" in n["message"] for n in requests.notifications(desks.pnp_poc))
+
+
+def test_a_domestic_preservation_order_to_a_bank_lasts_its_own_duration(
+    node: Node, desks: Desks, clock: FrozenClock
+) -> None:
+    requests = node.cooperation_requests
+    order = requests.create(
+        desks.analyst,
+        request_type="domestic_preservation_order",
+        instrument="DOMESTIC",
+        requested_party=desks.world.bank.id,
+        case_reference="VN-A05-2026-0117",
+        language="vi",
+        fields={
+            "domestic_legal_basis": "Criminal Procedure Code, preservation of electronic data",
+            "offences": ["VN-DEMO-FRAUD-NET"],
+            "custodian": {"name": "Demo Bank VN"},
+            "data_to_preserve": [{"description": "Statements of account 0123456789", "category": "financial_record"}],
+            "order_duration_days": "0",
+            "custodian_confidentiality": "The bank must not tell the account holder (BC 16(3)).",
+        },
+    ).row.id
+    with pytest.raises(RequestIncomplete) as refused:
+        _move(node, desks.analyst, order, "sent")
+    assert [(p.field, p.article) for p in refused.value.problems] == [("order_duration_days", "UN 25(2); BC 16(2)")]
+    requests.update(desks.analyst, order, {"fields": {"order_duration_days": "90"}})
+    sent = _move(node, desks.analyst, order, "sent")
+    assert sent["hold"]["expires_at"] == (clock.now() + timedelta(days=90)).isoformat()

@@ -347,6 +347,7 @@ class CooperationRequests:
             problems = check_required(fields, rtype, instrument, self.catalogue)
             problems += self._language_problems(row, fields)
             problems += self._offence_class_problems(rtype, fields, decision)
+            problems += _duration_problems(rtype, fields)
             if problems:
                 raise RequestIncomplete(problems)
             if to == states.SENT and row.state == states.PENDING_APPROVAL:
@@ -466,7 +467,9 @@ class CooperationRequests:
             message = f"EMERGENCY: {message}{self._contact_line(row.requested_party_id, escalate=False)}"
         self._notify(session, row, row.requested_party_id, "received", message)
         if rtype.preservation_hold:
-            days = int(rtype.timers.get("hold_min_days", 60))
+            # International: at least 60 days (UN 42(7), BC 29(7)); a domestic order: its own duration, at most
+            # 90 days (UN 25(2), BC 16(2)), checked before sending.
+            days = _hold_days(rtype, json.loads(row.fields))
             now = self._clock.now()
             session.add(
                 PreservationHold(
@@ -919,6 +922,22 @@ class CooperationRequests:
             select(func.count()).select_from(CooperationRequest).where(CooperationRequest.reference.like(f"{prefix}%"))
         )
         return f"{prefix}{int(count or 0) + 1:05d}"
+
+
+def _hold_days(rtype: RequestType, fields: dict[str, Any]) -> int:
+    if "hold_max_days" in rtype.timers:
+        return int(str(fields.get("order_duration_days", rtype.timers["hold_max_days"])))
+    return int(rtype.timers.get("hold_min_days", 60))
+
+
+def _duration_problems(rtype: RequestType, fields: dict[str, Any]) -> list[FieldProblem]:
+    limit = rtype.timers.get("hold_max_days")
+    if not isinstance(limit, int):
+        return []
+    raw = str(fields.get("order_duration_days", ""))
+    if raw.isdigit() and 1 <= int(raw) <= limit:
+        return []
+    return [FieldProblem("order_duration_days", f"a whole number of days from 1 to {limit}", "UN 25(2); BC 16(2)")]
 
 
 def _mail_body(note: CooperationNotification) -> str:
