@@ -416,3 +416,22 @@ def test_a_domestic_preservation_order_to_a_bank_lasts_its_own_duration(
     requests.update(desks.analyst, order, {"fields": {"order_duration_days": "90"}})
     sent = _move(node, desks.analyst, order, "sent")
     assert sent["hold"]["expires_at"] == (clock.now() + timedelta(days=90)).isoformat()
+
+
+def test_links_to_requests_evidence_and_intelligence(node: Node, desks: Desks) -> None:
+    request_id = _draft(node, desks)
+    node.cooperation_requests.update(
+        desks.analyst,
+        request_id,
+        {
+            "fields": {
+                "linked_evidence": ["evidence-item--00000000-0000-4000-8000-000000000001"],
+                "linked_indicators": ["indicator--00000000-0000-4000-8000-000000000002"],
+            }
+        },
+    )
+    fields = node.cooperation_requests.get(desks.analyst, request_id, WHY).document()["fields"]
+    assert fields["linked_evidence"] == ["evidence-item--00000000-0000-4000-8000-000000000001"]
+    with pytest.raises(RequestIncomplete) as refused:
+        node.cooperation_requests.update(desks.analyst, request_id, {"fields": {"linked_requests": ["'; drop"]}})
+    assert refused.value.problems[0].field == "linked_requests"

@@ -9,6 +9,7 @@ provider keeps). Lint findings are warnings; they never block.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from accord.errors import AccordError
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
 
 MAX_LIST = 500
+_REF = re.compile(r"^[a-z][a-z0-9-]{1,40}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_TEXT_DEFAULT = 20_000
 LONG_RANGE = timedelta(days=366)
 
@@ -89,6 +91,11 @@ def check_value(spec: FieldSpec, value: Any, rtype: RequestType | None, catalogu
         return _check_data_items(value, rtype)
     if kind == "custodian":
         return _check_custodian(value)
+    if kind == "refs":
+        if not isinstance(value, list) or len(value) > MAX_LIST:
+            return f"a list of at most {MAX_LIST} ids"
+        bad = [v for v in value if not isinstance(v, str) or not _REF.match(v)]
+        return f"not an id: {str(bad[0])[:80]!r}" if bad else None
     if kind == "identifiers":
         if not isinstance(value, list) or len(value) > MAX_LIST:
             return f"a list of at most {MAX_LIST} identifiers"
