@@ -131,6 +131,21 @@ def node(settings: Settings, clock: FrozenClock) -> Iterator[Node]:
 
 
 @pytest.fixture
+def peer_node(request: pytest.FixtureRequest, database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Node]:
+    """Another country's node on the same backend, with its own database, key and blob store."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    home = tmp_path / "peer"
+    with cloned_database(request, backend, home) as url:
+        base = load_settings(env={}, overrides={"home": home, "database_url": url})
+        init_node(base, "Peer node — Philippines", "PH")
+        opened = open_node(load_settings(env={}, overrides={"home": home, "database_url": url}), clock=clock)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+
+@pytest.fixture
 def operator() -> Actor:
     return operator_actor("test-operator")
 

@@ -25,6 +25,7 @@ from accord.evidence.custody import CustodyLog
 from accord.evidence.safezip import ZipLimits
 from accord.evidence.service import EvidenceService
 from accord.evidence.transfer import EvidencePackages
+from accord.federation.service import FederationService
 from accord.identity import validation
 from accord.identity.login import LoginPolicy, LoginService
 from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_keys, load_node_keys
@@ -65,6 +66,7 @@ class Node:
     _requests: CooperationRequests | None = field(default=None, repr=False)
     _directory: Directory | None = field(default=None, repr=False)
     _evidence: EvidenceService | None = field(default=None, repr=False)
+    _federation: FederationService | None = field(default=None, repr=False)
     _evidence_packages: EvidencePackages | None = field(default=None, repr=False)
 
     @property
@@ -126,6 +128,20 @@ class Node:
     @property
     def directory(self) -> Directory:
         return self._directory_for(self.cooperation_requests.catalogue)
+
+    @property
+    def federation(self) -> FederationService:
+        if self._federation is None:
+            self._federation = FederationService(
+                self.db,
+                self.clock,
+                self.audit,
+                self.identity,
+                self.keys,
+                self.settings.node_name,
+                self.settings.node_country,
+            )
+        return self._federation
 
     @property
     def evidence(self) -> EvidenceService:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from accord.clock import FrozenClock
-from accord.config import load_settings
 from accord.evidence.service import ItemMetadata, ItemView
 from accord.identity.actor import Actor
-from accord.node import Node, init_node, open_node
-from tests.conftest import cloned_database
+from accord.node import Node
 
 PHONE_DUMP = b"SQLite format 3\x00" + bytes(range(256)) * 64  # a small seized-phone extraction
 PRODUCTION = b"subscriber,msisdn,registered\nNguyen Van A,+84912345678,2024-03-01\n"
@@ -48,18 +43,3 @@ def metadata(file_name: str = "phone.db", case: str = "VN-2026-0042", **extra: o
 
 def add(node: Node, actor: Actor, data: bytes = PHONE_DUMP, **meta: object) -> ItemView:
     return node.evidence.add_item(actor, [data[i : i + 1000] for i in range(0, len(data), 1000)], metadata(**meta))
-
-
-@pytest.fixture
-def peer_node(request: pytest.FixtureRequest, database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Node]:
-    """Another country's node on the same backend, with its own database, key and blob store."""
-    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    home = tmp_path / "peer"
-    with cloned_database(request, backend, home) as url:
-        base = load_settings(env={}, overrides={"home": home, "database_url": url})
-        init_node(base, "Peer node — Philippines", "PH")
-        opened = open_node(load_settings(env={}, overrides={"home": home, "database_url": url}), clock=clock)
-        try:
-            yield opened
-        finally:
-            opened.close()

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import Abort, TyperException
 
-from accord.cli import admin, audit, config, cooperation, evidence, intel, lookup, node, server
+from accord.cli import admin, audit, config, cooperation, evidence, intel, lookup, node, peer, server
 from accord.cli.context import CliContext, parse_setting_flags
 from accord.config import InvalidSetting
 from accord.errors import AccordError, InvalidInput
@@ -35,6 +35,7 @@ app.add_typer(config.config_app, name="config")
 app.add_typer(intel.intel_app, name="intel")
 app.add_typer(evidence.evidence_app, name="evidence")
 app.add_typer(cooperation.cooperation_app, name="cooperation")
+app.add_typer(peer.peer_app, name="peer")
 app.command("init")(node.init)
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)

@@ -17,6 +17,7 @@ from accord.config import Settings
 from accord.cooperation import routes as cooperation_routes
 from accord.evidence import pages as evidence_pages
 from accord.evidence import routes as evidence_routes
+from accord.federation import routes as federation_routes
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(matching_routes.router, prefix="/api/v1")
     app.include_router(cooperation_routes.router, prefix="/api/v1")
     app.include_router(evidence_routes.router, prefix="/api/v1")
+    app.include_router(federation_routes.router)
     app.include_router(taxii_routes.router)
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)

@@ -30,6 +30,8 @@ from accord.evidence.package import ExportIntegrityError
 from accord.evidence.safezip import UnsafeArchive
 from accord.evidence.service import EvidenceStateError
 from accord.evidence.transfer import PackageRejected
+from accord.federation.invitations import InvalidPeeringDocument
+from accord.federation.signing import PeerAuthenticationFailed
 from accord.identity.errors import (
     AuthenticationFailed,
     LoginThrottled,
@@ -87,6 +89,8 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     RequestIncomplete: ProblemKind(422, "request-incomplete", "Required elements are missing or not valid"),
     IllegalTransition: ProblemKind(409, "illegal-transition", "The request cannot move to that state"),
     CatalogueInvalid: ProblemKind(500, "misconfigured", "The node is misconfigured"),
+    PeerAuthenticationFailed: ProblemKind(401, "peer-unauthenticated", "The calling node is not an authenticated peer"),
+    InvalidPeeringDocument: ProblemKind(422, "invalid-peering-document", "The peering document does not check out"),
 }
 
 
