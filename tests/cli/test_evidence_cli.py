@@ -156,9 +156,12 @@ def test_import_on_a_second_node(cli, tmp_path: Path, capsys: pytest.CaptureFixt
     assert peer_cli("init", "--name", "PH node", "--country", "PH")[0] == 0
     assert peer_cli("party", "add", "PNP", "--kind", "law_enforcement", "--country", "PH")[0] == 0
     code, out, err = peer_cli("evidence", "import", str(package), "--party", "PNP")
+    assert code == 2 and "not an active peer" in err
+    sender = json.loads(cli("evidence", "log", "checkpoint")[1])["origin"].split("/")[1]
+    code, out, err = peer_cli("evidence", "import", str(package), "--party", "PNP", "--expect-node", sender)
     assert code == 0, err
     assert item_id in out
-    code, out, err = peer_cli("evidence", "import", str(package), "--party", "PNP")
+    code, out, err = peer_cli("evidence", "import", str(package), "--party", "PNP", "--expect-node", sender)
     assert code == 2 and "already held" in err
     with zipfile.ZipFile(package) as archive:
         assert any(name.endswith("phone.db") for name in archive.namelist())

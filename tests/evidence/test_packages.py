@@ -3,11 +3,14 @@ attack the issue lists, each caught at the step that names it, with nothing impo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bagit
 import pytest
@@ -42,13 +45,32 @@ def _step(report: PackageReport, number: int) -> str:
     return step.detail
 
 
-def _rewrite(package: Path, tmp_path: Path, change: Callable[[Path], None], *, rebag: bool = True) -> Path:
-    """Unzip, change, optionally recompute the BagIt manifests (a forger would), and zip again."""
+def _resign(folder: Path, keys: Any, node_id: str | None = None) -> None:
+    """What a node with a signing key could do: restate the records' hashes in the statement and sign it again."""
+    statement_path = folder / layout.STATEMENT
+    statement = json.loads(statement_path.read_text())
+    statement["records"] = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in layout.SIGNED_RECORDS
+    }
+    if node_id is not None:
+        statement["node_id"] = node_id
+    data = (json.dumps(statement, indent=2, sort_keys=True) + "\n").encode()
+    statement_path.write_bytes(data)
+    signature = keys.sign(layout.STATEMENT_DOMAIN + hashlib.sha256(data).digest())
+    (folder / layout.STATEMENT_SIGNATURE).write_bytes(base64.b64encode(signature) + b"\n")
+
+
+def _rewrite(
+    package: Path, tmp_path: Path, change: Callable[[Path], None], *, rebag: bool = True, signer: Any = None
+) -> Path:
+    """Unzip, change, optionally re-sign the statement and recompute the BagIt manifests, and zip again."""
     folder = tmp_path / "forged"
     shutil.rmtree(folder, ignore_errors=True)
     with zipfile.ZipFile(package) as archive:
         archive.extractall(folder)
     change(folder)
+    if signer is not None:
+        _resign(folder, signer)
     if rebag:
         bagit.Bag(str(folder)).save(manifests=True)
     target = tmp_path / "forged.zip"
@@ -91,14 +113,19 @@ def test_export_of_a_case_and_a_second_package_proves_consistency(node: Node, po
     )
     report = verify_package(second.path, known=[known])
     assert report.ok, report.lines()
-    assert "1 known checkpoints consistent" in report.steps[10].detail
+    assert "1 known checkpoints of this node consistent" in report.steps[10].detail
 
 
 def test_import_on_another_node(node: Node, police: Actor, peer_node: Node, operator: Actor, tmp_path: Path) -> None:
     result = _export(node, police, tmp_path)
     pnp = peer_node.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
     receiver = acting_for(operator, pnp.id)
-    imported = peer_node.evidence_packages.import_package(receiver, result.path, Disclosure(purpose="MLA PH-2026-17"))
+    with pytest.raises(InvalidInput, match="not an active peer"):  # a package cannot vouch for its own key
+        peer_node.evidence_packages.import_package(receiver, result.path, Disclosure(purpose="MLA PH-2026-17"))
+    assert count_rows(peer_node, "evidence_items") == 0
+    imported = peer_node.evidence_packages.import_package(
+        receiver, result.path, Disclosure(purpose="MLA PH-2026-17"), expected_node=node.keys.node_id
+    )
     assert imported.origin_node_id == node.keys.node_id
     assert sorted(i.id for i in imported.items) == sorted(result.items)
     held = {i.id: i for i in peer_node.evidence.items(receiver, None, Disclosure(purpose="inventory"))}
@@ -113,7 +140,9 @@ def test_import_on_another_node(node: Node, police: Actor, peer_node: Node, oper
     assert count_rows(peer_node, "known_checkpoints") == 1
     # Re-importing the same package is refused and changes nothing.
     with pytest.raises(InvalidInput, match="already held"):
-        peer_node.evidence_packages.import_package(receiver, result.path, Disclosure(purpose="again"))
+        peer_node.evidence_packages.import_package(
+            receiver, result.path, Disclosure(purpose="again"), expected_node=node.keys.node_id
+        )
     assert count_rows(peer_node, "evidence_items") == 2
     # The receiver can pass the evidence on: its own package starts the chain with "received".
     onward = peer_node.evidence_packages.export(
@@ -172,21 +201,26 @@ def _attack_cases() -> list[tuple[str, Callable[[Path], None], bool, int, str]]:
         path.write_text("\n".join(lines))
 
     return [
-        ("flipped byte, manifest untouched", flip_item_byte, False, 3, "phone.db: SHA-256 is"),
-        ("flipped byte, manifest recomputed", flip_item_byte, True, 10, "its custody records"),
-        ("missing file", remove_item, False, 2, "production.csv: listed in manifest-sha256.txt but missing"),
-        ("extra file", add_file, False, 2, "planted.txt: in the package but not listed"),
-        ("statement edited", edit_statement, True, 6, "does not verify"),
-        ("events reordered", reorder, True, 9, "out of order"),
-        ("events moved to other indexes", swap_bodies, True, 8, "event 0 (log index 0)"),
-        ("event deleted", delete_event, True, 9, "custody events"),
-        ("forged signature", forge_signature, True, 6, "does not verify"),
-        ("checkpoint altered", swap_checkpoint, True, 7, ""),
+        ("flipped byte, manifest untouched", flip_item_byte, "raw", 3, "phone.db: SHA-256 is"),
+        ("flipped byte, manifest recomputed", flip_item_byte, "rebag", 10, "its custody records"),
+        ("missing file", remove_item, "raw", 2, "production.csv: listed in manifest-sha256.txt but missing"),
+        ("extra file", add_file, "raw", 2, "planted.txt: in the package but not listed"),
+        ("statement edited", edit_statement, "rebag", 6, "does not verify"),
+        ("events reordered", reorder, "rebag", 6, "not the one the signed statement records"),
+        ("event deleted", delete_event, "rebag", 6, "not the one the signed statement records"),
+        ("forged signature", forge_signature, "rebag", 6, "does not verify"),
+        ("checkpoint altered", swap_checkpoint, "rebag", 6, "not the one the signed statement records"),
+        # The sending node itself re-signing a doctored package: the Merkle proofs and chains still catch it.
+        ("events reordered, re-signed", reorder, "resign", 9, "out of order"),
+        ("events moved, re-signed", swap_bodies, "resign", 8, "event 0 (log index 0)"),
+        ("event deleted, re-signed", delete_event, "resign", 9, "custody events"),
+        ("checkpoint altered, re-signed", swap_checkpoint, "resign", 7, ""),
+        ("collection facts restated, re-signed", edit_statement, "resign", 9, "in its registration event"),
     ]
 
 
 @pytest.mark.parametrize(
-    ("change", "rebag", "step", "message"),
+    ("change", "mode", "step", "message"),
     [case[1:] for case in _attack_cases()],
     ids=[case[0] for case in _attack_cases()],
 )
@@ -197,18 +231,21 @@ def test_tampered_package_is_caught_and_nothing_imported(
     operator: Actor,
     tmp_path: Path,
     change: Callable[[Path], None],
-    rebag: bool,
+    mode: str,
     step: int,
     message: str,
 ) -> None:
     result = _export(node, police, tmp_path)
-    forged = _rewrite(result.path, tmp_path, change, rebag=rebag)
+    signer = node.keys if mode == "resign" else None
+    forged = _rewrite(result.path, tmp_path, change, rebag=mode != "raw", signer=signer)
     report = verify_package(forged)
     assert not report.ok
     assert message in _step(report, step)
     pnp = peer_node.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
     with pytest.raises(PackageRejected):
-        peer_node.evidence_packages.import_package(acting_for(operator, pnp.id), forged, Disclosure(purpose="MLA"))
+        peer_node.evidence_packages.import_package(
+            acting_for(operator, pnp.id), forged, Disclosure(purpose="MLA"), expected_node=node.keys.node_id
+        )
     assert count_rows(peer_node, "evidence_items") == 0
     assert count_rows(peer_node, "custody_events") == 0
     blobs = peer_node.settings.home / "blobs" / "sha256"
@@ -304,3 +341,92 @@ def test_witness_cosignature_is_stored_carried_and_checked(node: Node, police: A
     assert "no valid cosignature by witness witness.gh.example/w2" in _step(
         verify_package(result.path, witnesses=[unknown]), 12
     )
+
+
+def test_a_package_forged_with_another_key(node: Node, police: Actor, peer_node: Node, tmp_path: Path) -> None:
+    """Anyone can sign a package with their own key; it only ever names that key's node, and pinning the
+    expected node (the id exchanged when peering) refuses it."""
+    result = _export(node, police, tmp_path)
+    folder = tmp_path / "forged"
+    impostor = peer_node.keys
+
+    def take_over(path: Path) -> None:
+        from accord.evidence.checkpoint import Checkpoint, open_note, sign_note, vkey
+
+        origin = layout.custody_origin(impostor.node_id)
+        old = Checkpoint.parse(
+            open_note(
+                (path / layout.CHECKPOINT).read_text(), layout.custody_origin(node.keys.node_id), node.keys.public_raw
+            )
+        )
+        new = Checkpoint(origin, old.tree_size, old.root_hash)
+        (path / layout.CHECKPOINT).write_text(sign_note(new.body(), origin, impostor.public_raw, impostor.sign))
+        (path / layout.NODE_KEY).write_text(vkey(origin, impostor.public_raw) + "\n")
+        (path / layout.CONSISTENCY).write_text(json.dumps({"tree_size": old.tree_size, "earlier": []}))
+
+    def claim_victim(path: Path) -> None:
+        take_over(path)
+        _resign(path, impostor, node_id=node.keys.node_id)
+
+    claimed = _rewrite(result.path, tmp_path, claim_victim)
+    assert "is signed by" in _step(verify_package(claimed), 6)  # it cannot claim to come from the victim node
+    shutil.rmtree(folder, ignore_errors=True)
+    own = _rewrite(result.path, tmp_path, take_over, signer=impostor)
+    # Events bodies still name the victim's log: the impostor's package fails where it uses them.
+    assert not verify_package(own).ok
+    report = verify_package(own, expect_nodes=[node.keys.node_id])
+    assert "not the node you expect" in _step(report, 5)
+
+
+def test_unpinned_verification_says_so(node: Node, police: Actor, tmp_path: Path) -> None:
+    result = _export(node, police, tmp_path)
+    unpinned = verify_package(result.path)
+    assert unpinned.ok and unpinned.pinned is False and "not pinned" in unpinned.steps[4].detail
+    pinned = verify_package(result.path, expect_nodes=[node.keys.node_id])
+    assert pinned.ok and pinned.pinned and "the node you expect" in pinned.steps[4].detail
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    ["index_negative", "index_huge", "tree_size_negative", "deep_nesting", "bad_percent_escape", "items_not_objects"],
+)
+def test_malformed_data_is_a_failed_step_never_a_crash(
+    node: Node, police: Actor, peer_node: Node, operator: Actor, tmp_path: Path, breakage: str
+) -> None:
+    """Found in review: hostile values of the right JSON type but the wrong shape used to escape as exceptions."""
+    result = _export(node, police, tmp_path)
+
+    def change(folder: Path) -> None:
+        custody = folder / layout.CUSTODY
+        if breakage in ("index_negative", "index_huge"):
+            document = json.loads(custody.read_text())
+            document["events"][0]["index"] = -1 if breakage == "index_negative" else 2**64
+            custody.write_text(json.dumps(document))
+        elif breakage == "tree_size_negative":
+            path = folder / layout.CONSISTENCY
+            document = json.loads(path.read_text())
+            document["earlier"] = [{"tree_size": -5, "root_hash": "00" * 32, "proof": [], "signed_note": ""}]
+            path.write_text(json.dumps(document))
+        elif breakage == "deep_nesting":
+            custody.write_text("[" * 200_000 + "]" * 200_000)
+        elif breakage == "bad_percent_escape":
+            manifest = folder / "manifest-sha256.txt"
+            manifest.write_text(manifest.read_text() + "0" * 64 + "  data/%FF\n")
+        else:
+            statement = folder / layout.STATEMENT
+            document = json.loads(statement.read_text())
+            document["items"] = ["x"]
+            statement.write_text(json.dumps(document))
+
+    forged = _rewrite(result.path, tmp_path, change, rebag=breakage != "bad_percent_escape", signer=node.keys)
+    report = verify_package(forged)
+    assert not report.ok
+    assert report.first_failure() is not None
+    pnp = peer_node.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
+    with pytest.raises(PackageRejected):
+        peer_node.evidence_packages.import_package(
+            acting_for(operator, pnp.id), forged, Disclosure(purpose="MLA"), expected_node=node.keys.node_id
+        )
+    blobs = peer_node.settings.home / "blobs" / "sha256"
+    assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
+    assert count_rows(peer_node, "audit_entries", "action = 'evidence.import' AND outcome = 'failed'") == 1

@@ -330,9 +330,20 @@ def test_import_page_registers_a_package_from_another_node(
     token = log_in(client, "analyst", world.passwords["analyst"])
     unexplained = client.post("/evidence/import", content=path.read_bytes(), headers=_raw(token))
     assert unexplained.status_code == 422 and "purpose" in unexplained.text
-    answer = client.post(
+    stranger = client.post(
         "/evidence/import",
         params={"purpose": "MLA request PH-2026-17", "file_name": "package.zip"},
+        content=path.read_bytes(),
+        headers=_raw(token),
+    )
+    assert stranger.status_code == 422 and "not an active peer" in stranger.text  # the sender's key is not pinned
+    answer = client.post(
+        "/evidence/import",
+        params={
+            "purpose": "MLA request PH-2026-17",
+            "file_name": "package.zip",
+            "expected_node": peer_node.keys.node_id,
+        },
         content=path.read_bytes(),
         headers=_raw(token),
     )

@@ -242,3 +242,26 @@ def test_proofs_match_a_tree_rebuilt_from_the_leaves(node: Node, police: Actor) 
             merkle.verify_consistency(
                 old, len(leaves), merkle.root_from_leaf_hashes(leaves[:old]), log.root(session, len(leaves)), proof
             )
+
+
+def test_concurrent_events_on_one_item_keep_its_chain(node: Node, police: Actor) -> None:
+    """Found in review: two transactions read the same previous leaf before locking the log (PostgreSQL)."""
+    import threading
+
+    item = add(node, police)
+    errors: list[BaseException] = []
+
+    def record(n: int) -> None:
+        try:
+            for i in range(15):
+                node.evidence.record_event(police, item.id, "analysed", f"worker {n} pass {i}")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert node.evidence.custody.verify().events == 46

@@ -96,9 +96,8 @@ def add(
                 path.open("rb") as handle,
                 typer.progressbar(length=size, label=path.name, file=sys.stderr) as bar,
             ):
-                item = node.evidence.add_item(actor, _chunks(handle, bar), meta, expected_size=None)
-            if item.size_bytes != size:
-                raise InvalidInput("FILES", f"{path} changed while it was read ({size} → {item.size_bytes} bytes)")
+                # A file that grows or shrinks while it is read is refused before anything is registered.
+                item = node.evidence.add_item(actor, _chunks(handle, bar), meta, expected_size=size)
             typer.echo(item.id)
     finally:
         node.close()
@@ -237,6 +236,9 @@ def verify(
     witness: Annotated[
         list[str] | None, typer.Option(help="A witness's verifier key (vkey) whose cosignature is required.")
     ] = None,
+    expect_node: Annotated[
+        str | None, typer.Option(help="The sender's node id, as exchanged when peering or checked by phone.")
+    ] = None,
 ) -> None:
     """Check a package offline (no database, no network): numbered steps, exit 0 only if all pass."""
     settings = ctx_of(ctx).settings()
@@ -247,6 +249,7 @@ def verify(
             known=_known(known_checkpoint or []),
             witnesses=witness or [],
             progress=bar.update,
+            expect_nodes=[expect_node] if expect_node else [],
         )
     for line in report.lines():
         typer.echo(line)
@@ -254,7 +257,10 @@ def verify(
         failed = report.first_failure()
         typer.echo(f"accord: package NOT verified: {failed.line(len(report.steps)) if failed else ''}", err=True)
         raise typer.Exit(1)
-    typer.echo("package verified: every step passed")
+    if report.pinned:
+        typer.echo("package verified: every step passed")
+    else:
+        typer.echo(f"package verified: every step passed; signed by {report.node_id}, not pinned (--expect-node)")
 
 
 @evidence_app.command("report")
@@ -284,11 +290,16 @@ def import_package(
     package: Annotated[Path, typer.Argument(help="The package (.zip).", exists=True, dir_okay=False)],
     party: Annotated[str, typer.Option(help="The party (name or id) receiving the evidence.")],
     purpose: PurposeOption = "evidence received from a foreign authority",
+    expect_node: Annotated[
+        str | None, typer.Option(help="The sender's node id, when the sender is not a peer of this node.")
+    ] = None,
 ) -> None:
     """Verify a package from another node and register its items with a 'received' event."""
     node = ctx_of(ctx).node()
     try:
-        result = node.evidence_packages.import_package(_acting_for(node, party), package, Disclosure(purpose=purpose))
+        result = node.evidence_packages.import_package(
+            _acting_for(node, party), package, Disclosure(purpose=purpose), expected_node=expect_node
+        )
         for line in result.report.lines():
             typer.echo(line)
         for item in result.items:

@@ -26,6 +26,7 @@ from accord.clock import Clock
 from accord.errors import AccordError
 from accord.evidence import merkle
 from accord.evidence.checkpoint import Checkpoint, CheckpointError, open_note, sign_note, vkey
+from accord.evidence.layout import custody_origin
 from accord.evidence.models import CustodyCheckpoint, CustodyEvent, CustodyLogState, CustodySubtree
 from accord.identity.node_keys import NodeKeys
 from accord.store.engine import Database
@@ -104,11 +105,6 @@ def leaf_body(origin: str, event: NewEvent) -> bytes:
             "details": dict(event.details or {}),
         }
     )
-
-
-def custody_origin(node_id: str) -> str:
-    """The log's C2SP origin line (also the name its checkpoints are signed under)."""
-    return f"accord/{node_id}/custody"
 
 
 class CustodyLog:
@@ -211,9 +207,26 @@ class CustodyLog:
 
     # -- signed heads ----------------------------------------------------------------------------------------
 
+    def lock(self, session: Session) -> None:
+        """Take the log's lock for the rest of the transaction. Call it before reading an item's last leaf, so
+        two transactions cannot both chain to the same previous event (PostgreSQL; SQLite has one writer)."""
+        session.execute(select(CustodyLogState.size).where(CustodyLogState.id == 1).with_for_update())
+
+    def covering_checkpoint(self, session: Session, needed_size: int) -> SignedCheckpoint:
+        """The newest signed head if it covers ``needed_size`` events, else a new one: reading an item does not
+        sign a head each time (every head signed is one more an export must prove consistency from)."""
+        latest = session.scalars(
+            select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc()).limit(1)
+        ).first()
+        if latest is not None and latest.tree_size >= needed_size:
+            return SignedCheckpoint(self._checkpoint(latest.tree_size, bytes(latest.root_hash)), latest.signed_note)
+        return self.sign_checkpoint(session)
+
     def sign_checkpoint(self, session: Session) -> SignedCheckpoint:
         """A signed checkpoint of the log as it stands in ``session`` (reusing the one for this size if the
-        node signed it before, so heads are one per size and never contradict each other)."""
+        node signed it before, so heads are one per size and never contradict each other). Holds the log's
+        lock, so two requests signing the same size at once cannot both insert it."""
+        self.lock(session)
         size = self.size(session)
         existing = session.get(CustodyCheckpoint, size)
         if existing is not None:

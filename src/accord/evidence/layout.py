@@ -26,6 +26,19 @@ TAG_FILES = (BAGIT_TXT, BAG_INFO, MANIFEST)
 STATEMENT_DOMAIN = b"accord-evidence-package-v1\n"  # signature domain separation: sign(DOMAIN || sha256(package.json))
 
 
+# Accord's records whose SHA-256 the signed statement carries: a rebuilt bag cannot change them unnoticed.
+SIGNED_RECORDS = (CUSTODY, CHECKPOINT, CONSISTENCY, NODE_KEY, CASE_UCO, README)
+MIB = 1024 * 1024
+# Records are parsed whole: each has its own bound (a deeply nested or huge JSON file is refused before parsing).
+RECORD_LIMITS = {STATEMENT: 32 * MIB, CUSTODY: 64 * MIB, CONSISTENCY: 16 * MIB, CASE_UCO: 64 * MIB}
+DEFAULT_RECORD_LIMIT = MIB
+
+
+def custody_origin(node_id: str) -> str:
+    """A node's custody log name: the C2SP checkpoint origin and the name its heads are signed under."""
+    return f"accord/{node_id}/custody"
+
+
 def item_path(item_id: str, file_name: str) -> str:
     return f"{ITEMS_DIR}{item_id}/{file_name}"
 
@@ -45,7 +58,10 @@ Without Accord:
  1. Any BagIt tool (e.g. `bagit.py --validate DIR` after unzipping) checks the files against the manifest.
  2. data/accord/package.json is signed by the node: data/accord/package.json.sig holds the base64
     Ed25519 signature over b"accord-evidence-package-v1\\n" followed by the 32-byte SHA-256 of
-    package.json, under the public key in data/accord/node-key.txt.
+    package.json, under the public key in data/accord/node-key.txt. package.json lists the SHA-256 of
+    every other file in data/accord/ ("records"), so the one signature covers them all. Check the
+    node id (node- followed by the first 32 hex digits of SHA-256 of the raw public key) with the
+    sender by a second channel: the package cannot vouch for its own key.
  3. data/accord/checkpoint.txt is the custody log's signed tree head (C2SP tlog-checkpoint in a C2SP
     signed note). Each event in data/accord/custody.json is a leaf: SHA-256(0x00 || event bytes), and
     its inclusion proof leads to the checkpoint's root hash (RFC 9162, section 2.1.3.2).

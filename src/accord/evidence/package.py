@@ -88,11 +88,7 @@ def write_package(
             shutil.copyfile(staged.source, destination)
     accord_dir = staging / layout.ACCORD_DIR.removeprefix("data/")
     accord_dir.mkdir(parents=True, exist_ok=True)
-    statement = _json_bytes(contents.statement)
-    signature = sign(layout.STATEMENT_DOMAIN + hashlib.sha256(statement).digest())
     records = {
-        layout.STATEMENT: statement,
-        layout.STATEMENT_SIGNATURE: base64.b64encode(signature) + b"\n",
         layout.CUSTODY: _json_bytes(contents.custody),
         layout.CHECKPOINT: contents.checkpoint_note.encode(),
         layout.CONSISTENCY: _json_bytes(contents.consistency),
@@ -100,6 +96,12 @@ def write_package(
         layout.CASE_UCO: _json_bytes(contents.case_uco),
         layout.README: layout.VERIFY_INSTRUCTIONS.encode(),
     }
+    # The statement carries the hash of every other record, so its one signature covers them all.
+    hashes = {name: hashlib.sha256(records[name]).hexdigest() for name in layout.SIGNED_RECORDS}
+    statement = _json_bytes({**contents.statement, "records": hashes})
+    signature = sign(layout.STATEMENT_DOMAIN + hashlib.sha256(statement).digest())
+    records[layout.STATEMENT] = statement
+    records[layout.STATEMENT_SIGNATURE] = base64.b64encode(signature) + b"\n"
     for name, data in records.items():
         (staging / name.removeprefix("data/")).write_bytes(data)
     bag = bagit.make_bag(str(staging), bag_info=contents.bag_info, checksums=["sha256"], processes=1)

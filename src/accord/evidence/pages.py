@@ -393,7 +393,10 @@ def _package_answer(
 
 @router.post(VERIFY_PATH)
 async def verify_upload(
-    request: Request, actor: PageActor, file_name: Annotated[str, Query(max_length=255)] = ""
+    request: Request,
+    actor: PageActor,
+    file_name: Annotated[str, Query(max_length=255)] = "",
+    expected_node: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     del actor  # any signed-in user may check a package, as with the API: it reads nothing stored here
     _require_csrf_header(request)
@@ -402,7 +405,10 @@ async def verify_upload(
         path = await spool_upload(request, node, Path(folder))
         report = await run_in_threadpool(
             lambda: verify_package(
-                path, limits=node.evidence_packages.limits, known=node.evidence_packages.known_checkpoints()
+                path,
+                limits=node.evidence_packages.limits,
+                known=node.evidence_packages.known_checkpoints(),
+                expect_nodes=[expected_node] if expected_node else [],
             )
         )
     return _package_answer(request, report, file_name, None, 200)
@@ -414,6 +420,7 @@ async def import_upload(
     actor: PageActor,
     purpose: Annotated[str, Query(max_length=500)] = "",
     file_name: Annotated[str, Query(max_length=255)] = "",
+    expected_node: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     _require_csrf_header(request)
     node = node_of(request)
@@ -426,7 +433,9 @@ async def import_upload(
         path = await spool_upload(request, node, Path(folder))
         try:
             result = await run_in_threadpool(
-                lambda: node.evidence_packages.import_package(actor, path, disclosure),
+                lambda: node.evidence_packages.import_package(
+                    actor, path, disclosure, expected_node=expected_node or None
+                ),
             )
         except PackageRejected as exc:
             # Every step is shown, so the reader sees which check the package failed and why nothing was kept.

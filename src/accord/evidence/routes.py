@@ -234,7 +234,11 @@ async def spool_upload(request: Request, node: Node, folder: Path) -> Path:
 
 
 @router.post("/packages/verify", summary="Verify a package (the body is the zip); every step with its result")
-async def verify_uploaded_package(request: Request, actor: ApiActor) -> JSONResponse:
+async def verify_uploaded_package(
+    request: Request,
+    actor: ApiActor,
+    expected_node: Annotated[str | None, Query(max_length=64, description="the sender's node id, if known")] = None,
+) -> JSONResponse:
     from accord.evidence.verify import verify_package
 
     del actor  # any signed-in user may check a package: it reads nothing stored here
@@ -249,6 +253,8 @@ async def verify_uploaded_package(request: Request, actor: ApiActor) -> JSONResp
     return JSONResponse(
         {
             "verified": report.ok,
+            "signed_by": report.node_id,
+            "pinned": report.pinned,
             "package_id": (report.statement or {}).get("package_id"),
             "steps": [
                 {"number": s.number, "title": s.title, "status": s.status, "detail": s.detail} for s in report.steps
@@ -258,11 +264,18 @@ async def verify_uploaded_package(request: Request, actor: ApiActor) -> JSONResp
 
 
 @router.post("/packages/import", status_code=201, summary="Import a package from another node; needs Accord-Purpose")
-async def import_uploaded_package(request: Request, actor: ApiActor, disclosure: DisclosureHeaders) -> JSONResponse:
+async def import_uploaded_package(
+    request: Request,
+    actor: ApiActor,
+    disclosure: DisclosureHeaders,
+    expected_node: Annotated[str | None, Query(max_length=64, description="the sender, if not a peer")] = None,
+) -> JSONResponse:
     node = node_of(request)
     with tempfile.TemporaryDirectory(prefix="accord-import-") as folder:
         path = await spool_upload(request, node, Path(folder))
-        result = await run_in_threadpool(lambda: node.evidence_packages.import_package(actor, path, disclosure))
+        result = await run_in_threadpool(
+            lambda: node.evidence_packages.import_package(actor, path, disclosure, expected_node=expected_node)
+        )
     return JSONResponse(
         {
             "package_id": result.package_id,

@@ -278,7 +278,7 @@ class EvidenceService:
                 "size_bytes": str(blob.size),
                 "source_kind": meta.source_kind,
                 "collector": meta.collector,
-                "collected_at": meta.collected_at.isoformat(),
+                "collected_at": meta.collected_at.astimezone(UTC).isoformat(),
                 "place": meta.place or "",
                 "legal_basis": meta.legal_basis or "",
                 "request_id": meta.request_id or "",
@@ -337,7 +337,8 @@ class EvidenceService:
                 object_id=item_id,
                 disclosure=disclosure,
             )
-            checkpoint = self.custody.sign_checkpoint(session)
+            last = max((e.seq for e in self.custody.events_of(session, [item_id])), default=-1)
+            checkpoint = self.custody.covering_checkpoint(session, last + 1)
             custody = self._custody_entries(session, [item_id], checkpoint.checkpoint.tree_size)
             copies = list(session.scalars(select(EvidenceItem.id).where(EvidenceItem.parent_item_id == item_id)))
             return ItemDetail(item_view(row), custody, checkpoint, copies)
@@ -393,7 +394,7 @@ class EvidenceService:
         _text("purpose", purpose, MAX_SHORT, required=True)
         details = _checked_details(details)
         with self._db.writing() as session:
-            row = self._visible(session, actor, item_id)
+            row = self._visible(session, actor, item_id, for_update=True)
             if row.state == DESTROYED:
                 raise EvidenceStateError(item_id, row.state, f"record '{kind}'")
             if kind == "sealed" and row.state == SEALED:
@@ -429,7 +430,9 @@ class EvidenceService:
         now = self._clock.now()
         copy_id = self._ids.new_id("evidence-item")
         with self._db.writing() as session:
-            original = self._visible(session, actor, item_id)
+            original = self._visible(session, actor, item_id, for_update=True)
+            if original.state == DESTROYED or original.sha256 != sha256:  # changed while the bytes were re-hashed
+                raise EvidenceStateError(item_id, original.state, "copy it")
             copy = EvidenceItem(
                 **{
                     name: getattr(original, name)
@@ -479,7 +482,7 @@ class EvidenceService:
         _text("decision", decision, MAX_SHORT, required=True)
         _text("approved_by", approved_by, 200, required=True)
         with self._db.writing() as session:
-            row = self._visible(session, actor, item_id)
+            row = self._visible(session, actor, item_id, for_update=True)
             if row.state == DESTROYED:
                 raise EvidenceStateError(item_id, row.state, "destroy it again")
             row.state = DESTROYED
@@ -578,6 +581,7 @@ class EvidenceService:
         *,
         previous: bytes | Callable[[], bytes | None] | None = lambda: None,
     ) -> LoggedEvent:
+        self.custody.lock(session)  # before reading the item's last leaf: no two events chain to the same one
         prev = self.custody.last_leaf(session, row.id) if callable(previous) else previous
         [event] = self.custody.append(
             session,
@@ -602,8 +606,8 @@ class EvidenceService:
             raise InvalidInput("party", "evidence is held by a party; act as one of its users")
         return actor.party_id
 
-    def _visible(self, session: Session, actor: Actor, item_id: str) -> EvidenceItem:
-        row = session.get(EvidenceItem, item_id)
+    def _visible(self, session: Session, actor: Actor, item_id: str, *, for_update: bool = False) -> EvidenceItem:
+        row = session.get(EvidenceItem, item_id, with_for_update=for_update)
         if row is None or (actor.via != "operator" and row.party_id != actor.party_id):
             raise NotFound("evidence item", item_id)
         return row

@@ -28,7 +28,7 @@ from accord.evidence.custody import NewEvent
 from accord.evidence.models import CustodyCosignature, EvidenceItem, KnownCheckpoint
 from accord.evidence.package import PackageContents, StagedFile, staging_dir, write_package
 from accord.evidence.safezip import ZipLimits
-from accord.evidence.service import DESTROYED, HELD, EvidenceService, ItemView, item_view
+from accord.evidence.service import DESTROYED, HELD, EvidenceService, ItemView, check_file_name, item_view
 from accord.evidence.verify import KnownCheckpoint as TrustedCheckpoint
 from accord.evidence.verify import PackageReport, verify_package
 from accord.identity.actor import Actor
@@ -36,7 +36,7 @@ from accord.identity.node_keys import NodeKeys
 from accord.identity.vocabulary import Permission
 
 MAX_PACKAGE_ITEMS = 10_000
-MAX_EARLIER_HEADS = 1000  # consistency proofs carried from the most recent earlier heads
+MAX_EARLIER_HEADS = 10_000  # consistency proofs carried from the most recent earlier heads (about 1.3 KB each)
 _ITEM_ID = re.compile(r"^evidence-item--[0-9a-f-]{36}$")
 
 
@@ -99,6 +99,11 @@ class EvidencePackages:
         now = ev._clock.now()
         keys = self._keys()
         with ev._db.writing() as session:
+            ev.custody.lock(session)  # before reading each item's last leaf (see CustodyLog.lock)
+            for row in rows:
+                current = session.get(EvidenceItem, row.id)
+                if current is None or current.state == DESTROYED or current.sha256 != row.sha256:
+                    raise InvalidInput("items", f"item {row.id} changed while it was re-hashed; export again")
             exported = []
             for row in rows:
                 exported.extend(
@@ -211,11 +216,25 @@ class EvidencePackages:
                 StagedFile(row.id, layout.item_path(row.id, row.file_name), ev.blobs.local_path(row.sha256), row.sha256)
                 for row in rows
             ]
-            # The package is written before the transaction commits: if writing fails, the "exported" events
-            # roll back with it, so the log never claims an export that did not happen.
+        # The events and the signed head are committed first and the package is written after, outside the
+        # transaction: a 10 GB export must not hold the database's write lock (SQLite has one writer) for
+        # minutes. If writing fails, the failure is audited; the "exported" events then name a package that
+        # was never delivered, which the audit entry explains.
+        try:
             with staging_dir(target.parent / ".accord-staging") as staging:
                 digest = write_package(staging, target, files, contents, keys.sign)
-            return ExportResult(package_id, target, digest, [row.id for row in rows], size, len(events))
+        except BaseException as exc:
+            ev._audit.record(
+                actor.audit_ref(),
+                "evidence.export",
+                object_type="evidence-package",
+                object_id=package_id,
+                disclosure=disclosure,
+                outcome=Outcome.FAILED,
+                details={"failure": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+            raise
+        return ExportResult(package_id, target, digest, [row.id for row in rows], size, len(events))
 
     def _selected(self, actor: Actor, item_ids: list[str], case_reference: str | None) -> list[EvidenceItem]:
         ev = self._evidence
@@ -251,7 +270,9 @@ class EvidencePackages:
             rows = session.scalars(select(KnownCheckpoint).order_by(KnownCheckpoint.origin, KnownCheckpoint.tree_size))
             return [TrustedCheckpoint(r.signed_note, r.origin, bytes(r.public_key)) for r in rows.all()]
 
-    def import_package(self, actor: Actor, path: Path, disclosure: Disclosure) -> ImportResult:
+    def import_package(
+        self, actor: Actor, path: Path, disclosure: Disclosure, *, expected_node: str | None = None
+    ) -> ImportResult:
         ev = self._evidence
         ev._identity.authorize(actor, Permission.HANDLE_EVIDENCE)
         party_id = ev._acting_party(actor)
@@ -262,27 +283,48 @@ class EvidencePackages:
         def sink(name: str, chunks: Iterable[bytes]) -> None:
             stored.append(ev.blobs.put(chunks, max_bytes=ev.max_item_bytes))
 
-        report = verify_package(path, limits=self.limits, known=self.known_checkpoints(), sink=sink)
+        report: PackageReport | None = None
         try:
+            report = verify_package(path, limits=self.limits, known=self.known_checkpoints(), sink=sink)
             if not report.ok:
                 raise PackageRejected(report)
-            return self._register_received(actor, party_id, report, disclosure)
-        except AccordError as exc:
-            # Blobs this import created go again; blobs that were here before (other items hold them) stay.
+            self._check_sender(report, expected_node)
+            return self._register_received(actor, party_id, report, disclosure, stored)
+        except BaseException as exc:
+            # Nothing of a refused package stays: the files this import stored go (files other items hold stay).
             for blob in stored:
                 if blob.created:
                     self._delete_if_unused(blob.sha256)
-            failed = report.first_failure()
+            failed = report.first_failure() if report is not None else None
             ev._audit.record(
                 actor.audit_ref(),
                 "evidence.import",
                 object_type="evidence-package",
-                object_id=str((report.statement or {}).get("package_id")),
+                object_id=str(((report.statement if report else None) or {}).get("package_id")),
                 disclosure=disclosure,
                 outcome=Outcome.FAILED,
-                details={"failure": failed.line(len(report.steps)) if failed else str(exc)},
+                details={"failure": failed.line(len(report.steps)) if failed and report else str(exc)[:300]},
             )
             raise
+
+    def _check_sender(self, report: PackageReport, expected_node: str | None) -> None:
+        """The package's key must be a peer's, or the node the importer says they expect: a package cannot vouch
+        for its own key (anyone can sign one)."""
+        node_id = report.node_id or ""
+        if expected_node is not None:
+            if node_id != expected_node:
+                raise InvalidInput("expected_node", f"the package is signed by {node_id}, not by {expected_node}")
+            return
+        from accord.federation.models import Peer
+
+        with self._evidence._db.reading() as session:
+            peer = session.get(Peer, node_id)
+        if peer is None or peer.status != "active":
+            raise InvalidInput(
+                "expected_node",
+                f"the package is signed by {node_id}, which is not an active peer of this node; check that id with "
+                "the sender and give it as the expected node",
+            )
 
     def _delete_if_unused(self, sha256: str) -> None:
         ev = self._evidence
@@ -292,7 +334,7 @@ class EvidencePackages:
             ev.blobs.delete(sha256)
 
     def _register_received(
-        self, actor: Actor, party_id: str, report: PackageReport, disclosure: Disclosure
+        self, actor: Actor, party_id: str, report: PackageReport, disclosure: Disclosure, stored: list[StoredBlob]
     ) -> ImportResult:
         ev = self._evidence
         statement, checkpoint = report.statement, report.checkpoint
@@ -305,14 +347,14 @@ class EvidencePackages:
             "checkpoint": report.checkpoint_note,
             "custody": [{k: v for k, v in e.items() if not k.startswith("_")} for e in report.custody],
         }
+        items = [_checked_item(item) for item in statement["items"]]
         record_blob = ev.blobs.put([json.dumps(record, sort_keys=True).encode()], max_bytes=ev.max_item_bytes)
+        stored.append(record_blob)
         now = ev._clock.now()
         views = []
         with ev._db.writing() as session:
-            for item in statement["items"]:
+            for item in items:
                 item_id = str(item["id"])
-                if not _ITEM_ID.match(item_id):
-                    raise InvalidInput("package", f"item id {item_id[:80]!r} is not an Accord evidence item id")
                 if session.get(EvidenceItem, item_id) is not None:
                     raise InvalidInput("package", f"item {item_id} is already held by this node")
                 row = EvidenceItem(
@@ -323,13 +365,13 @@ class EvidencePackages:
                     request_id=_short(item.get("request_id"), 64) or None,
                     parent_item_id=None,
                     sha256=str(item["sha256"]),
-                    size_bytes=int(item["size_bytes"]),
+                    size_bytes=item["size_bytes"],
                     media_type=_short(item.get("media_type"), 200) or "application/octet-stream",
                     file_name=str(item["file_name"]),
                     description=_short(item.get("description"), 10_000),
                     source_kind=_short(item.get("source_kind"), 32),
                     collector=_short(item.get("collector"), 200),
-                    collected_at=datetime.fromisoformat(str(item["collected_at"])),
+                    collected_at=item["collected_at"],
                     place=_short(item.get("place"), 500) or None,
                     legal_basis=_short(item.get("legal_basis"), 500) or None,
                     use_conditions=_short(item.get("use_conditions"), 10_000) or None,
@@ -385,6 +427,29 @@ class EvidencePackages:
                 details={"from_node": origin_node, "items": [v.id for v in views]},
             )
         return ImportResult(str(statement["package_id"]), origin_node, views, report)
+
+
+def _checked_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item of a verified package, checked before anything is written: the signature says who sent it, not
+    that its fields fit this node's rules."""
+    item_id = str(item.get("id"))
+    if not _ITEM_ID.match(item_id):
+        raise InvalidInput("package", f"item id {item_id[:80]!r} is not an Accord evidence item id")
+    size = item.get("size_bytes")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidInput("package", f"item {item_id}: size_bytes is not a number of bytes")
+    check_file_name(str(item.get("file_name")))
+    if not re.fullmatch(r"[0-9a-f]{64}", str(item.get("sha256"))):
+        raise InvalidInput("package", f"item {item_id}: sha256 is not a SHA-256")
+    try:
+        collected = datetime.fromisoformat(str(item.get("collected_at")))
+    except ValueError:
+        raise InvalidInput("package", f"item {item_id}: collected_at is not a time") from None
+    if collected.tzinfo is None:
+        raise InvalidInput("package", f"item {item_id}: collected_at has no UTC offset")
+    if not isinstance(item.get("events"), list):
+        raise InvalidInput("package", f"item {item_id}: no custody event indexes")
+    return {**item, "collected_at": collected}
 
 
 def _short(value: Any, limit: int) -> str:

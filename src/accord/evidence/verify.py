@@ -35,7 +35,9 @@ from accord.evidence.checkpoint import (
     open_note,
     parse_vkey,
 )
+from accord.evidence.layout import custody_origin
 from accord.evidence.safezip import SafeZip, UnsafeArchive, ZipLimits
+from accord.identity.node_keys import node_id_for
 
 CHUNK = 1024 * 1024
 HASH_BUFFER = 256 * 1024  # fits the L2 cache, so hashing reads what the last read just wrote
@@ -70,6 +72,8 @@ class PackageReport:
     checkpoint: Checkpoint | None = None
     checkpoint_note: str | None = None
     public_key: bytes | None = None
+    node_id: str | None = None
+    pinned: bool = True  # False when no expected node was given: the key is the package's own claim
     custody: list[dict[str, Any]] = field(default_factory=list)
     file_hashes: dict[str, str] = field(default_factory=dict)
 
@@ -103,7 +107,9 @@ class PackageVerifier:
         witnesses: Iterable[str] = (),
         sink: PayloadSink | None = None,
         progress: Callable[[int], None] | None = None,
+        expect_nodes: Iterable[str] = (),
     ) -> None:
+        self._trusted_nodes = list(expect_nodes)
         self._path = path
         self._limits = limits
         self._known = list(known)
@@ -145,6 +151,9 @@ class PackageVerifier:
                     step.status = "passed"
                 except (StepFailed, UnsafeArchive, CheckpointError, merkle.ProofError) as exc:
                     step.status, step.detail = "failed", str(exc)
+                except (ValueError, TypeError, KeyError, AttributeError, RecursionError, MemoryError) as exc:
+                    # Hostile input reaching a check in an unexpected shape is a failed step, never a crash.
+                    step.status, step.detail = "failed", f"malformed package data ({type(exc).__name__}: {exc})"[:300]
         finally:
             if self._zip is not None:
                 self._zip.close()
@@ -164,6 +173,9 @@ class PackageVerifier:
     def _metadata(self, name: str) -> bytes:
         if name not in self._archive_zip.names():
             raise StepFailed(f"{name}: missing")
+        limit = layout.RECORD_LIMITS.get(name, layout.DEFAULT_RECORD_LIMIT)
+        if self._archive_zip.size(name) > limit:
+            raise StepFailed(f"{name}: larger than the {limit // layout.MIB} MiB a record may have")
         return self._archive_zip.read_metadata(name)
 
     def _bag_structure(self) -> str:
@@ -246,10 +258,18 @@ class PackageVerifier:
             raise StepFailed(f"{layout.NODE_KEY}: {exc}") from None
         self.report.public_key = public
         self._origin = name
-        node_id = "node-" + hashlib.sha256(public).hexdigest()[:32]
-        if not name.startswith("accord/") or name.split("/")[1] != node_id:
-            raise StepFailed(f"{layout.NODE_KEY}: key name {name!r} does not belong to this key ({node_id})")
-        return node_id
+        node_id = node_id_for(public)
+        if name != custody_origin(node_id):
+            raise StepFailed(f"{layout.NODE_KEY}: key name {name!r} is not this key's log ({custody_origin(node_id)})")
+        self.report.node_id = node_id
+        if self._trusted_nodes:
+            if node_id not in self._trusted_nodes:
+                raise StepFailed(
+                    f"signed by {node_id}, which is not the node you expect ({', '.join(self._trusted_nodes)})"
+                )
+            return f"{node_id} (the node you expect)"
+        self.report.pinned = False
+        return f"{node_id} (not pinned: check this id with the sender by a second channel, or pass --expect-node)"
 
     def _statement(self) -> str:
         raw = self._metadata(layout.STATEMENT)
@@ -268,10 +288,25 @@ class PackageVerifier:
         statement = _json_object(layout.STATEMENT, raw)
         if statement.get("format") != layout.FORMAT:
             raise StepFailed(f"{layout.STATEMENT}: format is {statement.get('format')!r}, not {layout.FORMAT}")
-        if not isinstance(statement.get("items"), list) or not statement["items"]:
+        items = statement.get("items")
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
             raise StepFailed(f"{layout.STATEMENT}: lists no items")
+        node_id = self.report.node_id
+        if statement.get("node_id") != node_id or statement.get("origin") != self._origin:
+            raise StepFailed(f"{layout.STATEMENT}: names node {statement.get('node_id')!r}, but is signed by {node_id}")
+        records = statement.get("records")
+        if not isinstance(records, dict):
+            raise StepFailed(f"{layout.STATEMENT}: no hashes of the package's records")
+        for name in layout.SIGNED_RECORDS:
+            expected = records.get(name)
+            actual = self.report.file_hashes.get(name)
+            if not isinstance(expected, str) or actual != expected:
+                raise StepFailed(f"{name}: SHA-256 {actual} is not the one the signed statement records ({expected})")
+        ids = [str(i.get("id")) for i in items]
+        if len(set(ids)) != len(ids):
+            raise StepFailed(f"{layout.STATEMENT}: an item is listed twice")
         self.report.statement = statement
-        return f"package {statement.get('package_id')} from {statement.get('node_id')}"
+        return f"package {statement.get('package_id')} from {node_id}"
 
     def _checkpoint(self) -> str:
         note = self._metadata(layout.CHECKPOINT).decode("utf-8", "replace")
@@ -334,6 +369,7 @@ class PackageVerifier:
             if listed != [event["index"] for event in events]:
                 raise StepFailed(f"item {item_id}: custody events {listed} listed, {len(events)} present")
             _check_chain(item_id, str(item.get("sha256")), events, package_id)
+            _check_registration(item, events[0]["_document"])
         if by_item:
             raise StepFailed(f"{layout.CUSTODY}: events of an item not in the package ({sorted(by_item)[0]})")
         return f"{len(statement['items'])} items"
@@ -342,7 +378,10 @@ class PackageVerifier:
         statement = self.report.statement
         assert statement is not None  # noqa: S101
         for item in statement["items"]:
-            path = layout.item_path(str(item.get("id")), str(item.get("file_name")))
+            name = str(item.get("file_name"))
+            if not name or "/" in name or "\\" in name or name in (".", ".."):
+                raise StepFailed(f"item {item.get('id')}: file name {name[:80]!r} is not a single file name")
+            path = layout.item_path(str(item.get("id")), name)
             if item.get("path") != path:
                 raise StepFailed(f"item {item.get('id')}: path {item.get('path')!r} is not {path!r}")
             actual = self.report.file_hashes.get(path)
@@ -350,6 +389,10 @@ class PackageVerifier:
                 raise StepFailed(f"{path}: missing")
             if actual != item.get("sha256"):
                 raise StepFailed(f"{path}: SHA-256 is {actual}, its custody records {item.get('sha256')}")
+            if self._archive_zip.size(path) != item.get("size_bytes"):
+                raise StepFailed(
+                    f"{path}: {self._archive_zip.size(path)} bytes, the statement says {item.get('size_bytes')}"
+                )
         listed = {str(i.get("path")) for i in statement["items"]}
         unlisted = sorted(n for n in self.report.file_hashes if n.startswith(layout.ITEMS_DIR) and n not in listed)
         if unlisted:
@@ -379,22 +422,32 @@ class PackageVerifier:
                 merkle.verify_consistency(size, checkpoint.tree_size, root, checkpoint.root_hash, proof)
             except merkle.ProofError as exc:
                 raise StepFailed(f"{where} (tree size {size}): {exc}") from None
+            note = _earlier_note(where, entry)
+            try:
+                signed = Checkpoint.parse(open_note(note, self._origin, self.report.public_key or b""))
+            except CheckpointError as exc:
+                raise StepFailed(f"{where} (tree size {size}): {exc}") from None
+            if (signed.tree_size, signed.root_hash) != (size, root):
+                raise StepFailed(f"{where}: the signed note is for another head than the entry names")
             proven[size] = root
-            self._earlier_notes[size] = _earlier_note(where, entry)
-        for known in self._known:
-            self._check_known(known, proven)
-        trusted = f", {len(self._known)} known checkpoints consistent" if self._known else ""
+            self._earlier_notes[size] = note
+        compared = sum(self._check_known(known, proven) for known in self._known)
+        trusted = f", {compared} known checkpoints of this node consistent" if compared else ""
         return f"{len(earlier)} earlier heads{trusted}"
 
-    def _check_known(self, known: KnownCheckpoint, proven: dict[int, bytes]) -> None:
+    def _check_known(self, known: KnownCheckpoint, proven: dict[int, bytes]) -> bool:
         checkpoint = self.report.checkpoint
         assert checkpoint is not None  # noqa: S101
+        if known.public_key != self.report.public_key:
+            return False  # another node's log: nothing to compare
         try:
             old = Checkpoint.parse(open_note(known.note, known.origin, known.public_key))
         except CheckpointError as exc:
             raise StepFailed(f"known checkpoint: {exc}") from None
         if old.origin != checkpoint.origin:
-            return  # another log: nothing to compare
+            raise StepFailed(
+                f"known checkpoint of this node names log {old.origin!r}, the package {checkpoint.origin!r}"
+            )
         if old.tree_size > checkpoint.tree_size:
             raise StepFailed(
                 f"known checkpoint of size {old.tree_size} is newer than this package's ({checkpoint.tree_size}): "
@@ -407,6 +460,7 @@ class PackageVerifier:
                 f"known checkpoint of size {old.tree_size} has root {old.root_hash.hex()[:12]}…, this log had "
                 f"{proven[old.tree_size].hex()[:12]}… (the log was rewritten: tree heads inconsistent)"
             )
+        return True
 
     def _cosignatures(self) -> str:
         """Each required witness must have cosigned this head or an earlier head that this one provably extends
@@ -426,7 +480,11 @@ class PackageVerifier:
                     cosigned, _ = open_cosigned_checkpoint(notes[size], name, public)
                 except CheckpointError:
                     continue
-                if cosigned.tree_size == size and self._proven.get(size) == cosigned.root_hash:
+                if (
+                    cosigned.origin == checkpoint.origin
+                    and cosigned.tree_size == size
+                    and self._proven.get(size) == cosigned.root_hash
+                ):
                     covered = size
                     break
             if covered is None:
@@ -473,6 +531,40 @@ def _earlier_note(where: str, entry: dict[str, Any]) -> str:
     if not isinstance(note, str) or not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
         raise StepFailed(f"{where}: signed_note and cosignatures must be text")
     return note + "".join(line.rstrip("\n") + "\n" for line in lines)
+
+
+REGISTERED_FACTS = (
+    "case_reference",
+    "exhibit_number",
+    "file_name",
+    "size_bytes",
+    "source_kind",
+    "collector",
+    "collected_at",
+    "place",
+    "legal_basis",
+    "request_id",
+)
+
+
+def _check_registration(item: dict[str, Any], first: dict[str, Any]) -> None:
+    """The statement's account of an item must be the one its registration event put in the log: a node cannot
+    restate who collected it, when, where or under what legal basis in a later package."""
+    if first.get("kind") != "registered":
+        return  # received items: their facts come from the sending node's own package
+    details = first.get("details")
+    if not isinstance(details, dict):
+        raise StepFailed(f"item {item.get('id')}: its registration event has no details")
+    for name in REGISTERED_FACTS:
+        if name not in details:
+            continue
+        stated = item.get(name)
+        stated_text = "" if stated is None else str(stated)
+        if stated_text != str(details[name]):
+            raise StepFailed(
+                f"item {item.get('id')}: {name} is {stated_text[:60]!r} in the statement but "
+                f"{str(details[name])[:60]!r} in its registration event"
+            )
 
 
 def parse_manifest(name: str, raw: bytes) -> dict[str, str]:
@@ -528,7 +620,14 @@ def verify_package(
     witnesses: Iterable[str] = (),
     sink: PayloadSink | None = None,
     progress: Callable[[int], None] | None = None,
+    expect_nodes: Iterable[str] = (),
 ) -> PackageReport:
     return PackageVerifier(
-        path, limits=limits or ZipLimits(), known=known, witnesses=witnesses, sink=sink, progress=progress
+        path,
+        limits=limits or ZipLimits(),
+        known=known,
+        witnesses=witnesses,
+        sink=sink,
+        progress=progress,
+        expect_nodes=expect_nodes,
     ).run()
