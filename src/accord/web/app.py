@@ -14,6 +14,7 @@ from accord.audit import pages as audit_pages
 from accord.audit import routes as audit_routes
 from accord.clock import Clock
 from accord.config import Settings
+from accord.cooperation import pages as cooperation_pages
 from accord.cooperation import routes as cooperation_routes
 from accord.evidence import pages as evidence_pages
 from accord.evidence import routes as evidence_routes
@@ -100,6 +101,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(intel_pages.router)
     app.include_router(matching_pages.router)
     app.include_router(evidence_pages.router)
+    app.include_router(cooperation_pages.router)
     app.add_middleware(ChooseLocale, default=settings.default_locale)
     app.add_middleware(
         BodyLimit,

@@ -123,3 +123,58 @@ document.addEventListener("DOMContentLoaded", () => {
     fill();
   }
 });
+
+// Cooperation pages.
+document.addEventListener("DOMContentLoaded", () => {
+  // Times are written in UTC; the viewer's own local time, in their language's format, is added beside them.
+  const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: "medium", timeStyle: "short",
+  });
+  for (const time of document.querySelectorAll("time[data-local]")) {
+    const moment = new Date(time.getAttribute("datetime"));
+    if (Number.isNaN(moment.getTime())) continue;
+    const local = document.createElement("span");
+    local.className = "local-time";
+    local.textContent = format.format(moment);
+    time.after(local);
+  }
+  // The instruments offered for a request type are those the catalogue lists for it.
+  for (const select of document.querySelectorAll("select[data-filter-by]")) {
+    const radios = select.form.querySelectorAll(`input[type=radio][name="${select.dataset.filterBy}"]`);
+    const filter = () => {
+      const chosen = Array.from(radios).find((radio) => radio.checked);
+      for (const option of select.options) {
+        if (!option.value) continue;
+        const fits = !chosen || option.dataset.types.split(" ").includes(chosen.value);
+        option.hidden = !fits;
+        option.disabled = !fits;
+      }
+      if (select.selectedOptions[0] && select.selectedOptions[0].disabled) select.value = "";
+      const usable = Array.from(select.options).filter((option) => option.value && !option.disabled);
+      if (!select.value && usable.length === 1) select.value = usable[0].value;
+    };
+    for (const radio of radios) radio.addEventListener("change", filter);
+    filter();
+  }
+  // Repeatable rows (data to preserve): another empty row, copied from the last one.
+  for (const button of document.querySelectorAll("button[data-add-row]")) {
+    const rows = document.getElementById(button.dataset.addRow);
+    if (!rows) continue;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const last = rows.lastElementChild;
+      const row = last.cloneNode(true);
+      const index = rows.children.length;
+      for (const field of row.querySelectorAll("textarea, select, input")) {
+        field.id = field.id.replace(/-\d+$/, `-${index}`);
+        field.value = "";
+      }
+      for (const label of row.querySelectorAll("label[for]")) {
+        label.htmlFor = label.htmlFor.replace(/-\d+$/, `-${index}`);
+        label.textContent = label.textContent.replace(/\d+/, String(index + 1));
+      }
+      rows.append(row);
+      row.querySelector("textarea, input").focus();
+    });
+  }
+});
