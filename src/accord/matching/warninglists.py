@@ -43,14 +43,18 @@ and change, so none is shipped: a node loads its own file, a list of ``"type": "
 
 from __future__ import annotations
 
+import bisect
+import importlib
 import ipaddress
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
+import ahocorasick  # type: ignore[import-not-found]  # pyahocorasick ships no type information
 import idna
 
 from accord.errors import InvalidInput
@@ -99,10 +103,14 @@ _DEFAULT_KINDS = {
 # "find anywhere", which a search does anyway: accepted as nothing, so that list loads and matches as meant.
 _PCRE_MODIFIERS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "u": 0, "g": 0}
 _PCRE_BRACKETS = {"(": ")", "[": "]", "{": "}", "<": ">"}
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 class _Entries(Protocol):
     def matches(self, kind: str, value: str) -> bool: ...
+
+    def index_into(self, index: _Index, bit: int) -> None:
+        """Add these entries, as those of the list whose bit is ``bit``, to the index across all lists."""
 
 
 @dataclass(frozen=True)
@@ -176,8 +184,7 @@ class Warninglists:
         for before, after in zip(self._lists, self._lists[1:], strict=False):
             if before.name == after.name:
                 raise InvalidInput("name", f"two lists named {after.name!r} ({before.source} and {after.source})")
-        # Per kind, so that a lookup only tries the lists that can apply to it.
-        self._by_kind = {kind: [wl for wl in self._lists if kind in wl.kinds] for kind in _ALL_KINDS}
+        self._index = _Index(self._lists)
 
     @classmethod
     def load(cls, paths: Sequence[Path], include_builtin: bool = True) -> Warninglists:
@@ -194,8 +201,19 @@ class Warninglists:
         return cls([_read(path, source) for path, source in files])
 
     def matching(self, kind: str, canonical: str) -> list[Warninglist]:
-        """The lists that contain the canonical value of an identifier of ``kind``, in name order."""
-        return [wl for wl in self._by_kind.get(kind, []) if wl.contains(kind, canonical)]
+        """The lists that contain the canonical value of an identifier of ``kind``, in name order.
+
+        The same lists as ``[wl for wl in self if wl.contains(kind, canonical)]``, found through one index per entry
+        type across all lists (:class:`_Index`), so a lookup costs about the same however many lists are loaded.
+        """
+        found = self._index.lookup(kind, canonical)
+        lists = self._lists
+        matched = []
+        while found:  # the lowest bit first: bit i is the i-th list in name order
+            low = found & -found
+            matched.append(lists[low.bit_length() - 1])
+            found ^= low
+        return matched
 
     def __len__(self) -> int:
         return len(self._lists)
@@ -221,6 +239,9 @@ class _Hostnames:
             if dot < 0:
                 return False
             name = name[dot + 1 :]
+
+    def index_into(self, index: _Index, bit: int) -> None:
+        index.add(index.hostnames, self._names, bit)
 
 
 class _Networks:
@@ -249,6 +270,10 @@ class _Networks:
                     return True
         return False
 
+    def index_into(self, index: _Index, bit: int) -> None:
+        for key, prefixes in self._prefixes:
+            index.add(index.networks.setdefault(key, {}), prefixes, bit)
+
 
 class _Strings:
     def __init__(self, entries: list[str]) -> None:
@@ -257,14 +282,20 @@ class _Strings:
     def matches(self, kind: str, value: str) -> bool:
         return value in self._values
 
+    def index_into(self, index: _Index, bit: int) -> None:
+        index.add(index.strings, self._values, bit)
+
 
 class _Substrings:
     def __init__(self, entries: list[str]) -> None:
         self._parts = tuple(entries)
 
     def matches(self, kind: str, value: str) -> bool:
-        # A loop: no set lookup finds a part inside a value. Substring lists are short (MISP's have a few dozen).
+        # A loop over this list's parts; Warninglists.matching finds those of all lists in one pass (_Index).
         return any(part in value for part in self._parts)
+
+    def index_into(self, index: _Index, bit: int) -> None:
+        index.add(index.parts, self._parts, bit)
 
 
 class _Patterns:
@@ -274,6 +305,9 @@ class _Patterns:
     def matches(self, kind: str, value: str) -> bool:
         return any(pattern.search(value) for pattern in self._patterns)
 
+    def index_into(self, index: _Index, bit: int) -> None:
+        index.patterns[bit] = self._patterns
+
 
 _ENTRY_TYPES: dict[str, Callable[[list[str]], _Entries]] = {
     "hostname": _Hostnames,
@@ -282,6 +316,279 @@ _ENTRY_TYPES: dict[str, Callable[[list[str]], _Entries]] = {
     "substring": _Substrings,
     "regex": _Patterns,
 }
+
+
+# --- one index across all lists -----------------------------------------------------------------------------------
+
+
+class _Automaton(Protocol):
+    """The part of ``ahocorasick.Automaton`` used here (pyahocorasick ships no type information)."""
+
+    def iter(self, string: str) -> Iterator[tuple[int, int]]: ...
+
+
+def _automaton(words: dict[str, int]) -> _Automaton | None:
+    """An Aho-Corasick automaton reporting, for each word found in a string, its value; None without words."""
+    if not words:
+        return None  # pyahocorasick refuses to search with an empty automaton
+    automaton = ahocorasick.Automaton()
+    for word, value in words.items():
+        automaton.add_word(word, value)
+    automaton.make_automaton()
+    return cast(_Automaton, automaton)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a lookup of one kind probes: ``lists`` holds the bits of the lists that apply to the kind, ``patterns``
+    the regex lists among them, each as its bit and its patterns (with each pattern's own bit, see _Index)."""
+
+    lists: int
+    strings: bool
+    hostnames: bool
+    networks: bool
+    parts: bool
+    patterns: tuple[tuple[int, tuple[tuple[int, re.Pattern[str]], ...]], ...]
+
+
+class _Index:
+    """The entries of all lists, one structure per entry type across the lists, built once when the lists load.
+
+    List i (in name order) is bit ``1 << i``; each structure maps an entry to the bits of the lists that hold it (an
+    int used as a set), so a lookup probes each structure once, whatever the number of lists, and ORs what it
+    finds; the bits of the lists that do not apply to the value's kind are then cleared. The semantics are those of
+    the per-list classes above (:meth:`Warninglist.contains`), whose entries the index takes:
+
+    - ``string``: one dict, value -> bits.
+    - ``hostname``: one dict, normalised name -> bits; the value's host and each of its parent domains are looked
+      up once each.
+    - ``cidr``: the value is parsed once. An address (the usual value) is found by bisection in the boundaries of
+      the ranges covered by the same lists (:func:`_ranges`); a network value is looked up per prefix length in use
+      (at most 33 + 129, a few dozen in practice) in a dict from the network prefix (the top bits) to bits, for
+      each length no longer than its own.
+    - ``substring``: one Aho-Corasick automaton (pyahocorasick) over the entries of all substring lists: one pass
+      over the value finds every entry in it.
+    - ``regex``: patterns cannot share an index, so each applicable list still tries its patterns in turn, but only
+      those that can match: a pattern for which :func:`_required_text` finds strings one of which every match must
+      contain is tried only when a second automaton, over those strings, finds one in the value.
+    """
+
+    def __init__(self, lists: Sequence[Warninglist]) -> None:
+        self.strings: dict[str, int] = {}
+        self.hostnames: dict[str, int] = {}
+        self.networks: dict[tuple[int, int], dict[int, int]] = {}  # (version, prefix length) -> prefix -> bits
+        self.parts: dict[str, int] = {}
+        self.patterns: dict[int, tuple[re.Pattern[str], ...]] = {}
+        self._unions: dict[int, int] = {}  # one int object per union of bits (most entries are on a single list)
+        by_type = dict.fromkeys(TYPES, 0)
+        by_kind = dict.fromkeys(_ALL_KINDS, 0)
+        for position, wl in enumerate(lists):
+            bit = 1 << position
+            wl._entries.index_into(self, bit)
+            by_type[wl.list_type] |= bit
+            for kind in wl.kinds & by_kind.keys():  # as before, a kind that is not Accord's matches nothing
+                by_kind[kind] |= bit
+        # Per IP version, ascending prefix length: (length, shift of a number to its prefix, prefix -> bits).
+        self._prefixes: dict[int, tuple[tuple[int, int, dict[int, int]], ...]] = {}
+        self._ranges: dict[int, tuple[list[int], list[int]]] = {}
+        for version, width in ((4, 32), (6, 128)):
+            tables = sorted((length, table) for (each, length), table in self.networks.items() if each == version)
+            self._prefixes[version] = tuple((length, width - length, table) for length, table in tables)
+            self._ranges[version] = _ranges(self._prefixes[version], width, self._unions)
+        self._unions.clear()
+        self._parts = _automaton(self.parts)
+        # Pattern n (over all regex lists) is bit 1 << n of the automaton's values; _always those with no such text.
+        required: dict[str, int] = {}
+        self._always = 0
+        numbered: dict[int, tuple[tuple[int, re.Pattern[str]], ...]] = {}
+        count = 0
+        for bit, patterns in sorted(self.patterns.items()):
+            entries = []
+            for pattern in patterns:
+                own = 1 << count
+                count += 1
+                entries.append((own, pattern))
+                texts = _required_text(pattern)
+                if texts is None:
+                    self._always |= own
+                for text in texts or ():
+                    required[text] = required.get(text, 0) | own
+            numbered[bit] = tuple(entries)
+        self._required = _automaton(required)
+        self._plans = {
+            kind: _Plan(
+                lists=applies,
+                strings=bool(applies & by_type["string"]),
+                hostnames=bool(applies & by_type["hostname"]),
+                networks=bool(applies & by_type["cidr"]),
+                parts=bool(applies & by_type["substring"]) and self._parts is not None,
+                patterns=tuple((bit, entries) for bit, entries in numbered.items() if bit & applies),
+            )
+            for kind, applies in by_kind.items()
+            if applies
+        }
+
+    def add(self, table: dict[_Key, int], entries: Iterable[_Key], bit: int) -> None:
+        """Record that the list whose bit is ``bit`` holds ``entries`` (as :meth:`_Entries.index_into` calls it)."""
+        unions = self._unions
+        for entry in entries:
+            before = table.get(entry)
+            if before is None:
+                table[entry] = bit
+            elif not before & bit:
+                union = before | bit
+                table[entry] = unions.setdefault(union, union)
+
+    def lookup(self, kind: str, value: str) -> int:
+        """The bits of the lists of :meth:`Warninglists.matching`."""
+        plan = self._plans.get(kind)
+        if plan is None:
+            return 0
+        found = self.strings.get(value, 0) if plan.strings else 0
+        if plan.hostnames or plan.networks:
+            host = _host_of(kind, value)
+            if plan.hostnames:
+                found |= self._hostname(host)
+            if plan.networks:
+                found |= self._network(host)
+        if plan.parts and self._parts is not None:
+            for _end, bits in self._parts.iter(value):
+                found |= bits
+        if plan.patterns:
+            found |= self._pattern(plan.patterns, value, found)
+        return found & plan.lists
+
+    def _hostname(self, host: str) -> int:
+        # The name and each parent domain (a.b.c, b.c, c), as _Hostnames.matches walks them for one list.
+        table = self.hostnames
+        name = host.rstrip(".").lower()
+        found = table.get(name, 0)
+        dot = name.find(".")
+        while dot >= 0:
+            name = name[dot + 1 :]
+            found |= table.get(name, 0)
+            dot = name.find(".")
+        return found
+
+    def _network(self, host: str) -> int:
+        # An IPv4 address starts with an ASCII digit and an IPv6 one holds a colon: anything else (a host name in a
+        # URL, say) is not parsed at all, which saves raising and catching a ValueError.
+        if ":" not in host and not host[:1].isdigit():
+            return 0
+        try:
+            if "/" not in host:
+                # ip_address is quicker and, for a value without "/", accepts what ip_network (which _Networks
+                # uses) does, as a network of full length: an address, found in the ranges.
+                address = ipaddress.ip_address(host)
+                starts, bits = self._ranges[address.version]
+                return bits[bisect.bisect_right(starts, int(address)) - 1]
+            network = ipaddress.ip_network(host, strict=False)
+        except ValueError:
+            return 0
+        number, width, found = int(network.network_address), network.prefixlen, 0
+        for length, shift, table in self._prefixes[network.version]:
+            if length > width:
+                break
+            found |= table.get(number >> shift, 0)
+        return found
+
+    def _pattern(
+        self, lists: tuple[tuple[int, tuple[tuple[int, re.Pattern[str]], ...]], ...], value: str, found: int
+    ) -> int:
+        candidates = self._always
+        if self._required is not None:
+            for _end, bits in self._required.iter(value):
+                candidates |= bits
+        for bit, patterns in lists:
+            if not found & bit and any(own & candidates and p.search(value) for own, p in patterns):
+                found |= bit
+        return found
+
+
+def _ranges(
+    prefixes: tuple[tuple[int, int, dict[int, int]], ...], width: int, unions: dict[int, int]
+) -> tuple[list[int], list[int]]:
+    """The networks as sorted boundaries: the numbers from ``starts[i]`` up to ``starts[i + 1]`` (excluded) are in a
+    network of each list in ``bits[i]``, and in none of the others; ``starts[0]`` is 0."""
+    events: list[tuple[int, int, int]] = []  # (number, +1 where a network starts or -1 after its end, bits)
+    for _length, shift, table in prefixes:
+        for prefix, bits in table.items():
+            start = prefix << shift
+            events += ((start, 1, bits), (start + (1 << shift), -1, bits))
+    events.sort(key=lambda event: event[0])
+    held: dict[int, int] = {}  # bit -> how many networks of that list hold the numbers from here on
+    starts, ranges, current = [0], [0], 0
+    for number, group in itertools.groupby(events, key=lambda event: event[0]):
+        for _number, step, bits in group:
+            while bits:
+                low = bits & -bits
+                bits ^= low
+                held[low] = held.get(low, 0) + step
+                current = current | low if held[low] else current & ~low
+        if number == starts[-1]:
+            ranges[-1] = unions.setdefault(current, current)
+        elif current != ranges[-1]:
+            starts.append(number)
+            ranges.append(unions.setdefault(current, current))
+    return starts, ranges
+
+
+# The parser behind re.compile: private, so anything in its tree that _required_text does not know means "no text
+# known", and the pattern is simply always tried.
+_PARSER: Any = importlib.import_module("re._parser")
+
+
+def _required_text(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Strings one of which every match of ``pattern`` contains, or None if none are known.
+
+    Read from the parsed pattern: a run of literal characters must appear as it is, an alternation needs one of
+    its branches, a repetition at least once its item, a group its content; of a sequence's candidates the one
+    with the longest shortest string is taken. Case-insensitive patterns and groups give none (their literals
+    match other characters), nor do character classes, look-arounds, back-references and conditions.
+    """
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        return _sequence_text(_PARSER.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a tree of another shape: no text known, which is always right
+        return None
+
+
+def _sequence_text(items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None:
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is _PARSER.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(frozenset(["".join(run)]))
+            run = []
+        if op is _PARSER.SUBPATTERN:
+            _group, add_flags, _del_flags, content = av
+            texts = None if add_flags & re.IGNORECASE else _sequence_text(content)
+        elif op is _PARSER.ATOMIC_GROUP:
+            texts = _sequence_text(av)
+        elif op is _PARSER.BRANCH:
+            texts = frozenset()
+            for branch in av[1]:
+                known = _sequence_text(branch)
+                if known is None:
+                    texts = None
+                    break
+                texts |= known
+        elif op in (_PARSER.MAX_REPEAT, _PARSER.MIN_REPEAT, _PARSER.POSSESSIVE_REPEAT):
+            least, _most, item = av
+            texts = _sequence_text(item) if least >= 1 else None
+        else:  # anything else matches text not known here, or none (anchors, look-arounds): it ends a run
+            texts = None
+        if texts is not None:
+            candidates.append(texts)
+    if run:
+        candidates.append(frozenset(["".join(run)]))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda texts: (min(map(len, texts)), -len(texts)))
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
