@@ -435,3 +435,22 @@ def test_links_to_requests_evidence_and_intelligence(node: Node, desks: Desks) -
     with pytest.raises(RequestIncomplete) as refused:
         node.cooperation_requests.update(desks.analyst, request_id, {"fields": {"linked_requests": ["'; drop"]}})
     assert refused.value.problems[0].field == "linked_requests"
+
+
+def test_a_linked_translation_satisfies_the_language_rule(node: Node, desks: Desks) -> None:
+    requests = node.cooperation_requests
+    original = _draft(node, desks)
+    requests.update(desks.analyst, original, {"language": "vi"})  # the PH side accepts en and fil
+    translation = requests.create(
+        desks.analyst,
+        request_type="preservation",
+        instrument="UN",
+        requested_party=desks.world.pnp.id,
+        fields={**preservation_fields(), "translation_of": original},
+        language="en",
+        case_reference="VN-A05-2026-0117",
+    ).row.id
+    with pytest.raises(RequestIncomplete):
+        _move(node, desks.analyst, original, "sent")
+    requests.update(desks.analyst, original, {"fields": {"linked_requests": [translation]}})
+    assert _move(node, desks.analyst, original, "sent")["state"] == "received"

@@ -408,8 +408,7 @@ class CooperationRequests:
         accepted = (self.catalogue.party(requested.country) or {}).get("languages") or []
         if not accepted:
             return []
-        translations = fields.get("translations") or []
-        languages = {row.language, *(t.get("language") for t in translations if isinstance(t, dict))}
+        languages = {row.language, *self._translation_languages(row, fields)}
         if languages & set(accepted):
             return []
         return [
@@ -418,6 +417,23 @@ class CooperationRequests:
                 f"{requested.name} accepts {', '.join(accepted)}: write in one of them or link a translation",
                 "UN 40(14); P2 4",
             )
+        ]
+
+    def _translation_languages(self, row: CooperationRequest, fields: dict[str, Any]) -> list[str | None]:
+        """Languages of the translations linked to this request: requests listed in its ``linked_requests``
+        whose ``translation_of`` names it, between the same parties (Convention req. 14: stored as linked
+        documents)."""
+        linked = [r for r in fields.get("linked_requests") or [] if isinstance(r, str)][:50]
+        if not linked:
+            return []
+        with self._db.reading() as session:
+            rows = session.scalars(select(CooperationRequest).where(CooperationRequest.id.in_(linked))).all()
+        return [
+            other.language
+            for other in rows
+            if json.loads(other.fields).get("translation_of") == row.id
+            and (other.requesting_party_id, other.requested_party_id)
+            == (row.requesting_party_id, row.requested_party_id)
         ]
 
     def _offence_class_problems(
