@@ -93,3 +93,25 @@ def test_the_api_names_the_field_it_refuses(client: TestClient, world: World, sc
         "/api/v1/cooperation/drafts", json={"value": NUMBER, "holder": world.pnp.id}, headers=world.auth("analyst")
     )
     assert no_purpose.status_code in (400, 422) and "purpose" in no_purpose.text.lower()
+
+
+def test_request_cooperation_button_on_the_lookup_page(
+    client: TestClient, node: Node, world: World, scam: Scam
+) -> None:
+    """The lookup page offers a draft to each holder the reader may see or is told of, never to its own party."""
+    from tests.web.test_pages import log_in
+
+    token = log_in(client, "analyst", world.passwords["analyst"])
+    page = client.get("/lookup", params={"value": "+84 91 234 5678"})
+    assert page.status_code == 200
+    assert f'name="holder" value="{world.pnp.id}"' in page.text
+    assert f'name="holder" value="{world.police.id}"' not in page.text
+    answer = client.post(
+        "/lookup/cooperation",
+        data={"value": "+84 91 234 5678", "type": "detect", "holder": world.pnp.id, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"].endswith("/edit")
+    assert count_rows(node, "cooperation_requests", "origin = 'matching hit'") == 1
+    forged = client.post("/lookup/cooperation", data={"value": NUMBER, "holder": world.pnp.id}, follow_redirects=False)
+    assert forged.status_code == 403  # no CSRF token
