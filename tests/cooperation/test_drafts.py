@@ -104,11 +104,11 @@ def test_request_cooperation_button_on_the_lookup_page(
     token = log_in(client, "analyst", world.passwords["analyst"])
     page = client.get("/lookup", params={"value": "+84 91 234 5678"})
     assert page.status_code == 200
-    assert f'name="holder" value="{world.pnp.id}"' in page.text
-    assert f'name="holder" value="{world.police.id}"' not in page.text
+    assert f'name="holder" value="{world.pnp.name}"' in page.text  # by name: the page names holders, no ids
+    assert f'name="holder" value="{world.police.name}"' not in page.text
     answer = client.post(
         "/lookup/cooperation",
-        data={"value": "+84 91 234 5678", "type": "detect", "holder": world.pnp.id, "csrf_token": token},
+        data={"value": "+84 91 234 5678", "type": "detect", "holder": world.pnp.name, "csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303 and answer.headers["location"].endswith("/edit")
