@@ -27,7 +27,7 @@ SQL IN-list baseline on the same database, and the warninglist check rate.
    with Accord's loader; lists the loader refuses are named with its reason.
 
     .venv/bin/python bench/lookup.py [--indexed N] [--backends sqlite,postgresql] [--runs N] [--keep PATH]
-        [--reuse PATH]
+        [--reuse PATH] [--warninglists-only]
 """
 
 from __future__ import annotations
@@ -552,7 +552,10 @@ def run_warninglists(indexed: int, goals: list[str]) -> None:
         )
         for name, reason in failed:
             print(f"  refused {name}: {reason}")
-        sets.append(("built-in + all MISP lists", Warninglists([*builtin, *loaded])))
+        begin = time.perf_counter()
+        everything = Warninglists([*builtin, *loaded])
+        print(f"index over the {len(everything)} lists built in {time.perf_counter() - begin:.2f} s")
+        sets.append(("built-in + all MISP lists", everything))
     for label, lists in sets:
         seconds, hits = check_rate(lists, values)
         rate = len(values) / seconds
@@ -574,6 +577,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="timed lookups of the 10,000 values")
     parser.add_argument("--keep", type=Path, help="SQLite only: build the node home here and keep it")
     parser.add_argument("--reuse", type=Path, help="SQLite only: use this node home (from --keep), do not import")
+    parser.add_argument(
+        "--warninglists-only",
+        action="store_true",
+        help="only the warninglist check (part 4): no node, no import, no lookups (--indexed still shapes the values)",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - {"sqlite", "postgresql"}
@@ -605,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {label:<11} {value}")
     goals: list[str] = []
     indexed = args.indexed
-    for backend in args.backends:
+    for backend in [] if args.warninglists_only else args.backends:
         indexed = run_backend(backend, args, goals)
     run_warninglists(indexed, goals)
     print()

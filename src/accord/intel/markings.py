@@ -22,6 +22,7 @@ from accord.identity.actor import Actor
 from accord.intel.vocabulary import TLP_MARKING_IDS, Tlp, strictest
 
 OWNER_ONLY = frozenset({Tlp.AMBER_STRICT, Tlp.RED})
+_TLP_LABELS = frozenset(str(level) for level in Tlp)
 
 
 def tlp_of(stix_object: dict[str, Any], default: Tlp) -> Tlp:
@@ -62,12 +63,16 @@ class Audience:
     def allows(self, owner: str, tlp: str, group: str | None) -> bool:
         if self.operator or (self.party_id is not None and owner == self.party_id):
             return True
-        level = Tlp(tlp)
-        if level in OWNER_ONLY:
+        # The stored label as it is: a Tlp is a StrEnum, so "red" is in OWNER_ONLY and "amber" in ``levels``
+        # without building a Tlp per posting (bulk lookups ask this for every holding). A label that is not a
+        # TLP still raises ValueError, as Tlp(tlp) does.
+        if tlp not in _TLP_LABELS:
+            Tlp(tlp)
+        if tlp in OWNER_ONLY:
             return False
         if group is not None:
             return group in self.groups
-        return level in self.levels
+        return tlp in self.levels
 
     def condition(self, owner: Any, tlp: Any, group: Any) -> ColumnElement[bool]:
         """The same rule as ``allows``, as a SQL condition over the given columns."""

@@ -4,8 +4,8 @@ seen, counts — computed from the observable index when asked.
 The index (``intel.models``: one ``Observable`` row per canonical value, one ``Posting`` per object that holds it)
 already is the correlation: there are no pairwise correlation rows to build, rebuild or keep in step (what made
 MISP's correlation table grow to 291 GB for 4.9 GB of data). This module only reads it, set-based: the values of
-one call are asked for in chunks of ``CHUNK`` values of one kind, one or two statements a chunk, never one
-statement a value.
+one call are asked for in chunks of ``CHUNK`` values of one kind (their index rows), then their postings in chunks
+of ``CHUNK`` index rows, never one statement a value.
 
 Postings of revoked objects do not count (as in ``IntelService.search``: the object's latest version decides,
 and a revoked object is one its producer withdrew, STIX 2.1 section 3.6).
@@ -14,12 +14,14 @@ and a revoked object is one its producer withdrew, STIX 2.1 section 3.6).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from accord.intel.markings import Audience
@@ -108,22 +110,86 @@ def correlate(
 ) -> dict[Key, Correlation]:
     """The correlation of every key that has postings of live objects (keys without any are left out).
 
-    ``audience`` decides which postings come back as ``reports``; ``holdings`` cover all of them. Per chunk: one
-    grouped statement for the holdings and, when some holding is visible, one for the newest visible reports of
-    each value.
+    ``audience`` decides which postings come back as ``reports``; ``holdings`` cover all of them. See
+    ``correlate_entries``: this is it after ``index_entries``.
     """
-    found: dict[Key, Correlation] = {}
-    for chunk in chunks(keys, CHUNK):
-        holdings = _holdings(session, chunk)
-        visible = [value for (_kind, value), held in holdings.items() if any(_allows(audience, h) for h in held)]
-        reports = _reports(session, (chunk[0], visible), audience, reports_per_value) if visible else {}
-        for key, held in holdings.items():
-            found[key] = Correlation(key[0], key[1], tuple(held), tuple(reports.get(key, ())))
+    return correlate_entries(session, index_entries(session, keys), audience, reports_per_value=reports_per_value)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A value's row in the observable index: its id and how many postings it has (of live objects or not)."""
+
+    observable_id: int
+    postings: int
+
+
+def index_entries(session: Session, keys: Iterable[Key]) -> dict[Key, Entry]:
+    """The index's row of each key that has one (reported, or given feedback): one statement per chunk of CHUNK
+    values of one kind, ``kind = ? AND value IN (...)`` in the (kind, value) unique index, and the postings
+    counted in the postings' primary key, without reading a posting or an object."""
+    found: dict[Key, Entry] = {}
+    for kind, values in chunks(keys, CHUNK):
+        for observable_id, value, postings in session.connection().execute(_ENTRIES, {"kind": kind, "values": values}):
+            found[(kind, value)] = Entry(observable_id, postings)
     return found
 
 
-def _allows(audience: Audience, holding: Holding) -> bool:
-    return audience.allows(holding.party_id, holding.tlp, holding.sharing_group_id)
+def correlate_entries(
+    session: Session,
+    entries: Mapping[Key, Entry],
+    audience: Audience,
+    *,
+    reports_per_value: int = MAX_REPORTS_PER_VALUE,
+) -> dict[Key, Correlation]:
+    """``correlate`` of values whose index rows are known (``index_entries``).
+
+    A value with at most ``reports_per_value`` postings (nearly all) is read posting by posting, one statement
+    per chunk of CHUNK values: each posting's object is read once, for its liveness and type, and the holdings
+    and the reports are drawn from the same rows. A value with more (the "noisy value") is read as before, its
+    holdings grouped in SQL and its reports ranked there, so that a value with 100,000 reports still costs two
+    statements of bounded output.
+    """
+    decided: dict[tuple[str, str | None, str], bool] = {}  # the rule, once per owner, TLP and group of the call
+
+    def allows(owner: str, tlp: str, group: str | None) -> bool:
+        key = (owner, group, tlp)
+        allowed = decided.get(key)
+        if allowed is None:
+            allowed = decided[key] = audience.allows(owner, tlp, group)
+        return allowed
+
+    few = {entry.observable_id: key for key, entry in entries.items() if 0 < entry.postings <= reports_per_value}
+    many = {entry.observable_id: key for key, entry in entries.items() if entry.postings > reports_per_value}
+    found: dict[Key, Correlation] = {}
+    if few:
+        statement = _postings_statement(audience)
+        ids = list(few)
+        for start in range(0, len(ids), CHUNK):
+            rows = session.connection().execute(statement, {"ids": ids[start : start + CHUNK]})
+            for observable_id, postings in groupby(rows, key=itemgetter(0)):
+                found[few[observable_id]] = _from_postings(
+                    few[observable_id], list(postings), allows, reports_per_value
+                )
+    if many:
+        reports_statement: Select[Any] | None = None
+        ids = list(many)
+        for start in range(0, len(ids), CHUNK):
+            held = _holdings(session, ids[start : start + CHUNK])
+            visible = [
+                i
+                for i, holdings in held.items()
+                if any(allows(h.party_id, h.tlp, h.sharing_group_id) for h in holdings)
+            ]
+            reports: dict[int, list[Report]] = {}
+            if visible:
+                if reports_statement is None:  # built once per call: it depends on the reader only
+                    reports_statement = _reports_statement(audience, reports_per_value)
+                reports = _reports(session, reports_statement, visible)
+            for observable_id, holdings in held.items():
+                key = many[observable_id]
+                found[key] = Correlation(key[0], key[1], tuple(holdings), tuple(reports.get(observable_id, ())))
+    return found
 
 
 def chunks(keys: Iterable[Key], size: int) -> Iterator[Chunk]:
@@ -137,37 +203,113 @@ def chunks(keys: Iterable[Key], size: int) -> Iterator[Chunk]:
             yield kind, values[start : start + size]
 
 
-def _live_postings(statement: S, chunk: Chunk) -> S:
-    """``statement`` over the postings of the chunk's values whose object's latest version is not revoked."""
-    kind, values = chunk
+# The chunk's kind and values, or observable ids, are bound at execution (expanded into one parameter each): the
+# statements are built and compiled once, not once per chunk with a bound parameter object per value.
+KIND: BindParameter[str] = bindparam("kind")
+VALUES: BindParameter[list[str]] = bindparam("values", expanding=True)
+IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+
+_ENTRIES = (
+    select(Observable.id, Observable.value, func.count(Posting.observable_id))
+    .outerjoin(Posting, Posting.observable_id == Observable.id)
+    .where(Observable.kind == KIND, Observable.value.in_(VALUES))
+    .group_by(Observable.id, Observable.value)
+)
+
+
+def _live_postings(statement: S) -> S:
+    """``statement`` over the postings of the observables ``ids`` whose object's latest version is not revoked."""
     return (
-        statement.join(Posting, Posting.observable_id == Observable.id)
+        statement.select_from(Posting)
         .join(IntelObject, and_(IntelObject.stix_id == Posting.stix_id, IntelObject.is_latest.is_(True)))
-        .where(Observable.kind == kind, Observable.value.in_(values), IntelObject.revoked.is_(False))
+        .where(Posting.observable_id.in_(IDS), IntelObject.revoked.is_(False))
     )
 
 
-def _holdings(session: Session, chunk: Chunk) -> dict[Key, list[Holding]]:
-    grouping = (
-        Observable.kind,
-        Observable.value,
-        Posting.owner_party_id,
-        Posting.country,
-        Posting.tlp,
-        Posting.sharing_group_id,
-    )
-    statement = _live_postings(
-        select(*grouping, func.count(), func.min(Posting.first_seen), func.max(Posting.last_seen)), chunk
-    ).group_by(*grouping)
-    held: dict[Key, list[Holding]] = defaultdict(list)
-    for kind, value, owner, country, tlp, group, count, first, last in session.execute(statement):
-        held[(kind, value)].append(Holding(owner, country, tlp, group, count, first, last))
+def _postings_statement(audience: Audience) -> Select[*tuple[Any, ...]]:
+    """Every live posting of the observables ``ids``, with whether ``audience`` may see it, newest first per
+    observable (the order of ``_reports_statement``'s ranks)."""
+    visible = audience.condition(Posting.owner_party_id, Posting.tlp, Posting.sharing_group_id)
+    return _live_postings(
+        select(
+            Posting.observable_id,
+            Posting.owner_party_id,
+            Posting.country,
+            Posting.tlp,
+            Posting.sharing_group_id,
+            Posting.stix_id,
+            IntelObject.stix_type,
+            Posting.first_seen,
+            Posting.last_seen,
+            visible.label("visible"),
+        )
+    ).order_by(Posting.observable_id, Posting.last_seen.desc(), Posting.stix_id)
+
+
+def _from_postings(
+    key: Key, postings: list[Any], allows: Callable[[str, str, str | None], bool], limit: int
+) -> Correlation:
+    """The correlation of one value from its live postings, newest first: the holdings as ``_holdings`` groups
+    them (in the order SQLite's GROUP BY gives them, then newest first) and the visible reports as
+    ``_reports_statement`` ranks them."""
+    grouped: dict[tuple[str, str, str, str | None], list[Any]] = {}
+    reports: list[Report] = []
+    for _id, owner, country, tlp, group, stix_id, stix_type, first, last, visible in postings:
+        figures = grouped.get((owner, country, tlp, group))
+        if figures is None:
+            grouped[(owner, country, tlp, group)] = [1, first, last]
+        else:
+            figures[0] += 1
+            if first < figures[1]:
+                figures[1] = first
+            if last > figures[2]:
+                figures[2] = last
+        if visible and len(reports) < limit:
+            reports.append(Report(stix_id, stix_type, owner, country, tlp, first, last))
+    if len(grouped) == 1:
+        (((owner, country, tlp, group), (count, first, last)),) = grouped.items()
+        holdings = [Holding(owner, country, tlp, group, count, first, last)]
+    else:
+        holdings = [
+            Holding(owner, country, tlp, group, count, first, last)
+            for (owner, country, tlp, group), (count, first, last) in sorted(grouped.items(), key=_group_order)
+        ]
+        holdings.sort(key=lambda h: (h.last_seen, h.party_id), reverse=True)
+    if not any(allows(h.party_id, h.tlp, h.sharing_group_id) for h in holdings):
+        reports = []  # as ``correlate`` always did: reports only for a value with a holding the reader may see
+    return Correlation(key[0], key[1], tuple(holdings), tuple(reports))
+
+
+def _group_order(item: tuple[tuple[str, str, str, str | None], list[Any]]) -> tuple[str, str, str, bool, str]:
+    owner, country, tlp, group = item[0]
+    return owner, country, tlp, group is not None, group or ""  # NULL first, as in SQLite's GROUP BY
+
+
+_GROUPING = (
+    Posting.observable_id,
+    Posting.owner_party_id,
+    Posting.country,
+    Posting.tlp,
+    Posting.sharing_group_id,
+)
+_HOLDINGS = _live_postings(
+    select(*_GROUPING, func.count(), func.min(Posting.first_seen), func.max(Posting.last_seen))
+).group_by(*_GROUPING)
+
+
+def _holdings(session: Session, ids: list[int]) -> dict[int, list[Holding]]:
+    held: dict[int, list[Holding]] = defaultdict(list)
+    for observable_id, owner, country, tlp, group, count, first, last in session.connection().execute(
+        _HOLDINGS, {"ids": ids}
+    ):
+        held[observable_id].append(Holding(owner, country, tlp, group, count, first, last))
     for holdings in held.values():
         holdings.sort(key=lambda h: (h.last_seen, h.party_id), reverse=True)
     return held
 
 
-def _reports(session: Session, chunk: Chunk, audience: Audience, limit: int) -> dict[Key, list[Report]]:
+def _reports_statement(audience: Audience, limit: int) -> Select[Any]:
+    """The newest ``limit`` reports ``audience`` may see of each of the observables ``ids``."""
     rank = (
         func.row_number()
         .over(partition_by=Posting.observable_id, order_by=(Posting.last_seen.desc(), Posting.stix_id))
@@ -176,8 +318,7 @@ def _reports(session: Session, chunk: Chunk, audience: Audience, limit: int) -> 
     ranked = (
         _live_postings(
             select(
-                Observable.kind,
-                Observable.value,
+                Posting.observable_id,
                 Posting.stix_id,
                 IntelObject.stix_type,
                 Posting.owner_party_id,
@@ -186,15 +327,19 @@ def _reports(session: Session, chunk: Chunk, audience: Audience, limit: int) -> 
                 Posting.first_seen,
                 Posting.last_seen,
                 rank,
-            ),
-            chunk,
+            )
         )
         .where(audience.condition(Posting.owner_party_id, Posting.tlp, Posting.sharing_group_id))
         .subquery()
     )
     columns = [column for column in ranked.c if column.name != "rank"]
-    statement = select(*columns).where(ranked.c.rank <= limit).order_by(ranked.c.kind, ranked.c.value, ranked.c.rank)
-    reports: dict[Key, list[Report]] = defaultdict(list)
-    for kind, value, stix_id, stix_type, owner, country, tlp, first, last in session.execute(statement):
-        reports[(kind, value)].append(Report(stix_id, stix_type, owner, country, tlp, first, last))
+    return select(*columns).where(ranked.c.rank <= limit).order_by(ranked.c.observable_id, ranked.c.rank)
+
+
+def _reports(session: Session, statement: Select[Any], ids: list[int]) -> dict[int, list[Report]]:
+    reports: dict[int, list[Report]] = defaultdict(list)
+    for observable_id, stix_id, stix_type, owner, country, tlp, first, last in session.connection().execute(
+        statement, {"ids": ids}
+    ):
+        reports[observable_id].append(Report(stix_id, stix_type, owner, country, tlp, first, last))
     return reports

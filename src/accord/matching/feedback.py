@@ -10,7 +10,7 @@ them and the audit log.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -18,8 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accord.errors import InvalidInput
-from accord.intel.models import Observable
-from accord.matching.correlation import CHUNK, Key, chunks
+from accord.matching.correlation import CHUNK, IDS, Entry, Key, index_entries
 from accord.matching.models import MAX_NOTE_LENGTH, ObservableFeedback
 from accord.matching.scoring import OutcomeTally
 
@@ -65,17 +64,32 @@ def check_note(note: str | None) -> str | None:
     return note.strip()
 
 
+_TALLY = (
+    select(
+        ObservableFeedback.observable_id,
+        ObservableFeedback.outcome,
+        func.count(),
+        func.max(ObservableFeedback.observed_at),
+    )
+    .where(ObservableFeedback.observable_id.in_(IDS))
+    .group_by(ObservableFeedback.observable_id, ObservableFeedback.outcome)
+)
+
+
 def tally(session: Session, keys: Iterable[Key]) -> dict[Key, dict[str, OutcomeTally]]:
-    """Per value with feedback: count and latest observed time per outcome. One grouped statement per chunk of
-    values of one kind (the chunks of ``correlation``), never one a value."""
+    """Per value with feedback: count and latest observed time per outcome. See ``tally_entries``."""
+    return tally_entries(session, index_entries(session, keys))
+
+
+def tally_entries(session: Session, entries: Mapping[Key, Entry]) -> dict[Key, dict[str, OutcomeTally]]:
+    """``tally`` of values whose index rows are known (``correlation.index_entries``): one grouped statement per
+    chunk of CHUNK observables, in the feedback's observable index, never one a value."""
+    keys = {entry.observable_id: key for key, entry in entries.items()}
+    ids = list(keys)
     found: dict[Key, dict[str, OutcomeTally]] = defaultdict(dict)
-    for kind, values in chunks(keys, CHUNK):
-        statement = (
-            select(Observable.value, ObservableFeedback.outcome, func.count(), func.max(ObservableFeedback.observed_at))
-            .join(ObservableFeedback, ObservableFeedback.observable_id == Observable.id)
-            .where(Observable.kind == kind, Observable.value.in_(values))
-            .group_by(Observable.value, ObservableFeedback.outcome)
-        )
-        for value, outcome, count, latest in session.execute(statement):
-            found[(kind, value)][outcome] = OutcomeTally(count, latest)
+    for start in range(0, len(ids), CHUNK):
+        for observable_id, outcome, count, latest in session.connection().execute(
+            _TALLY, {"ids": ids[start : start + CHUNK]}
+        ):
+            found[keys[observable_id]][outcome] = OutcomeTally(count, latest)
     return dict(found)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from accord.errors import InvalidInput
 from accord.intel.models import MAX_VALUE_LENGTH
 from accord.matching.models import MAX_NOTE_LENGTH
-from accord.matching.service import KINDS, MAX_LOOKUP_VALUES
+from accord.matching.service import KINDS, MAX_LOOKUP_VALUES, documents
 from accord.web.auth import ApiActor, DisclosureHeaders, OptionalDisclosureHeaders, node_of
 
 router = APIRouter(tags=["matching"])
@@ -88,7 +88,7 @@ async def lookup(request: Request, actor: ApiActor, disclosure: DisclosureHeader
     def answer() -> JSONResponse:
         # In the thread pool with the lookup: rendering 100,000 results must not stall the event loop either.
         results = node.matching.lookup(actor, values, types, disclosure)
-        body: dict[str, Any] = {"results": [result.document() for result in results]}
+        body: dict[str, Any] = {"results": documents(results)}
         return JSONResponse(body)
 
     return await run_in_threadpool(answer)

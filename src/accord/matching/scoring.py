@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from accord.errors import InvalidInput
 from accord.intel.normalise import IdentifierKind
@@ -120,18 +121,12 @@ def _capped(count: int, each: int, cap: int) -> tuple[float, str]:
 
 def score(evidence: Evidence, half_lives: Mapping[str, float]) -> Score:
     """The score of one value and how each part of it was computed (see the module's docstring)."""
-    parts: list[Part] = []
-    points, how = _capped(evidence.reports, POINTS_PER_REPORT, REPORTS_CAP)
-    parts.append(Part("reports", points, f"{evidence.reports} reports: {how}"))
-    points, how = _capped(evidence.parties, POINTS_PER_PARTY, PARTIES_CAP)
-    parts.append(Part("parties", points, f"{evidence.parties} distinct reporting parties: {how}"))
-    extra = max(len(evidence.countries) - 1, 0)
-    points, how = _capped(extra, POINTS_PER_EXTRA_COUNTRY, COUNTRIES_CAP)
-    names = ", ".join(evidence.countries) or "none"
-    parts.append(
-        Part("countries", points, f"{len(evidence.countries)} countries ({names}), {extra} beyond the first: {how}")
-    )
-    parts.append(_recency(evidence, half_lives))
+    parts: list[Part] = [
+        _reports_part(evidence.reports),
+        _parties_part(evidence.parties),
+        _countries_part(evidence.countries),
+        _recency(evidence, half_lives),
+    ]
     for outcome, weight in FEEDBACK_WEIGHTS.items():
         tally = evidence.feedback.get(outcome)
         if tally is None:
@@ -153,16 +148,46 @@ def score(evidence: Evidence, half_lives: Mapping[str, float]) -> Score:
     return Score(round(clamped, 1), parts)
 
 
+# The parts that depend on one figure each are the same for every value with that figure (parts are immutable):
+# a bulk lookup scores thousands of values with one report, one party and one country.
+@lru_cache(maxsize=1024)
+def _reports_part(reports: int) -> Part:
+    points, how = _capped(reports, POINTS_PER_REPORT, REPORTS_CAP)
+    return Part("reports", points, f"{reports} reports: {how}")
+
+
+@lru_cache(maxsize=1024)
+def _parties_part(parties: int) -> Part:
+    points, how = _capped(parties, POINTS_PER_PARTY, PARTIES_CAP)
+    return Part("parties", points, f"{parties} distinct reporting parties: {how}")
+
+
+@lru_cache(maxsize=1024)
+def _countries_part(countries: tuple[str, ...]) -> Part:
+    extra = max(len(countries) - 1, 0)
+    points, how = _capped(extra, POINTS_PER_EXTRA_COUNTRY, COUNTRIES_CAP)
+    names = ", ".join(countries) or "none"
+    return Part("countries", points, f"{len(countries)} countries ({names}), {extra} beyond the first: {how}")
+
+
 def _recency(evidence: Evidence, half_lives: Mapping[str, float]) -> Part:
     half_life = half_lives.get(evidence.kind, half_lives.get(DEFAULT_KIND, DEFAULT_HALF_LIFE_DAYS))
     if evidence.last_seen is None:
-        return Part("recency", 0.0, "no dated report to measure recency from: 0 points")
-    age_days = max((evidence.now - evidence.last_seen).total_seconds() / 86_400, 0.0)
+        return _NO_RECENCY
+    return _recency_part(evidence.kind, half_life, (evidence.now - evidence.last_seen).total_seconds())
+
+
+_NO_RECENCY = Part("recency", 0.0, "no dated report to measure recency from: 0 points")
+
+
+@lru_cache(maxsize=4096)  # values reported in one batch share their date, so their age in one lookup
+def _recency_part(kind: str, half_life: float, age_seconds: float) -> Part:
+    age_days = max(age_seconds / 86_400, 0.0)
     factor = math.pow(0.5, age_days / half_life)
     points = round(RECENCY_POINTS * factor, 1)
     return Part(
         "recency",
         points,
-        f"last reported {_n(round(age_days, 1))} days ago, half-life {_n(half_life)} days for {evidence.kind}: "
+        f"last reported {_n(round(age_days, 1))} days ago, half-life {_n(half_life)} days for {kind}: "
         f"{RECENCY_POINTS} x 0.5^({_n(round(age_days, 1))}/{_n(half_life)}) = {_n(points)} points",
     )

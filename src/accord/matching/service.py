@@ -10,6 +10,7 @@ log must not become a second copy of what was searched for (data minimisation, U
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,17 +22,17 @@ from accord.errors import InvalidInput
 from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
-from accord.intel.markings import Audience
 from accord.intel.models import MAX_VALUE_LENGTH, Observable
 from accord.intel.normalise import Canonical, IdentifierKind, InvalidIdentifier, detect, normalise
 from accord.intel.normalise.detect import UNKNOWN
 from accord.intel.service import IntelService
-from accord.matching.correlation import Correlation, correlate
+from accord.matching.collector import collector_paused
+from accord.matching.correlation import Correlation, Key, correlate_entries, index_entries
 from accord.matching.errors import TooManyValues
-from accord.matching.feedback import check_note, check_observed_at, parse_outcome, tally
+from accord.matching.feedback import check_note, check_observed_at, parse_outcome, tally_entries
 from accord.matching.models import ObservableFeedback
 from accord.matching.scoring import DEFAULT_HALF_LIFE_DAYS, DEFAULT_KIND, Evidence, OutcomeTally, Score, score
-from accord.matching.visibility import NO_HITS, Hits, hits_of
+from accord.matching.visibility import NO_HITS, Hits, Viewer
 from accord.matching.warninglists import Warninglists
 from accord.store.bulk import upsert_returning_ids
 from accord.store.engine import Database
@@ -65,43 +66,79 @@ class LookupResult:
 
     def document(self) -> dict[str, Any]:
         """The result as JSON (the API's ``results`` items and the CLI's JSON lines)."""
-        restricted = self.hits.restricted
+        return self._document(_hits_document(self.hits), None if self.score is None else self.score.document())
+
+    def _document(self, hits: dict[str, Any], score: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "input": self.input,
             "type": self.type,
             "canonical": self.canonical,
             "error": self.error,
-            "hits": {
-                "found": self.hits.found,
-                "visible_count": self.hits.visible_count,
-                "visible": [
-                    {
-                        "stix_id": hit.stix_id,
-                        "stix_type": hit.stix_type,
-                        "party_id": hit.party_id,
-                        "party": hit.party,
-                        "country": hit.country,
-                        "tlp": hit.tlp,
-                        "first_seen": hit.first_seen.isoformat(),
-                        "last_seen": hit.last_seen.isoformat(),
-                    }
-                    for hit in self.hits.visible
-                ],
-                "restricted": None
-                if restricted is None
-                else {
-                    "parties": restricted.parties,
-                    "countries": list(restricted.countries),
-                    "contacts": [
-                        {"party_id": c.party_id, "party": c.party, "country": c.country, "contact": c.contact}
-                        for c in restricted.contacts
-                    ],
-                },
-            },
+            "hits": hits,
             "warninglists": list(self.warninglists),
             "cross_border": self.cross_border,
-            "score": None if self.score is None else self.score.document(),
+            "score": score,
         }
+
+
+def documents(results: Sequence[LookupResult]) -> list[dict[str, Any]]:
+    """``[result.document() for result in results]`` for a whole answer, to be serialised at once: the hits and
+    scores that results share (a value given twice, variants of one value, values with the same evidence) are
+    rendered once and the same dictionaries placed in each document. Do not modify the documents in place."""
+    with collector_paused():  # see ``collector``: documents are not cycles
+        return _documents(results)
+
+
+def _documents(results: Sequence[LookupResult]) -> list[dict[str, Any]]:
+    hits_documents: dict[int, dict[str, Any]] = {}
+    score_documents: dict[int, dict[str, Any]] = {}
+    rendered: dict[int, dict[str, Any]] = {}
+    answer = []
+    for result in results:
+        document = rendered.get(id(result))
+        if document is None:
+            hits = hits_documents.get(id(result.hits))
+            if hits is None:
+                hits = hits_documents[id(result.hits)] = _hits_document(result.hits)
+            score = None
+            if result.score is not None:
+                score = score_documents.get(id(result.score))
+                if score is None:
+                    score = score_documents[id(result.score)] = result.score.document()
+            document = rendered[id(result)] = result._document(hits, score)
+        answer.append(document)
+    return answer
+
+
+def _hits_document(hits: Hits) -> dict[str, Any]:
+    restricted = hits.restricted
+    return {
+        "found": hits.found,
+        "visible_count": hits.visible_count,
+        "visible": [
+            {
+                "stix_id": hit.stix_id,
+                "stix_type": hit.stix_type,
+                "party_id": hit.party_id,
+                "party": hit.party,
+                "country": hit.country,
+                "tlp": hit.tlp,
+                "first_seen": hit.first_seen.isoformat(),
+                "last_seen": hit.last_seen.isoformat(),
+            }
+            for hit in hits.visible
+        ],
+        "restricted": None
+        if restricted is None
+        else {
+            "parties": restricted.parties,
+            "countries": list(restricted.countries),
+            "contacts": [
+                {"party_id": c.party_id, "party": c.party, "country": c.country, "contact": c.contact}
+                for c in restricted.contacts
+            ],
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -160,40 +197,70 @@ def _canonical(raw: str, kind: str | None, region: str | None) -> Canonical | In
         return exc
 
 
-def _evidence(
-    kind: str,
-    correlation: Correlation | None,
-    feedback: Mapping[str, OutcomeTally],
-    audience: Audience,
-    now: datetime,
-) -> Evidence:
-    """What the score of one value may rest on for this reader.
+Answer = tuple[Hits, tuple[str, ...], bool, Score | None]  # hits, warninglists, cross_border, score
 
-    The score counts every holder, including those whose reports the reader may not see, but reveals no more
-    than the hit/no-hit answer does: parties and countries are named there anyway; reports the reader may not
-    see count once per party that holds them (not their number) and give no date to the recency part.
-    Feedback carries no markings and is counted for everyone: only counts per outcome and the latest date.
-    """
-    if correlation is None:
-        return Evidence(kind, 0, 0, (), None, feedback, now)
-    reports = 0
-    withheld: set[str] = set()
-    dated: list[datetime] = []
-    for holding in correlation.holdings:
-        if audience.allows(holding.party_id, holding.tlp, holding.sharing_group_id):
-            reports += holding.reports
-            dated.append(holding.last_seen)
-        else:
-            withheld.add(holding.party_id)
-    return Evidence(
-        kind=kind,
-        reports=reports + len(withheld),
-        parties=len(correlation.parties),
-        countries=tuple(sorted(correlation.countries)),
-        last_seen=max(dated, default=None),
-        feedback=feedback,
-        now=now,
-    )
+
+class _Answers:
+    """The answer for each distinct canonical value of one lookup, for one reader at one moment."""
+
+    def __init__(self, viewer: Viewer, half_lives: Mapping[str, float], now: datetime):
+        self._viewer = viewer
+        self._half_lives = half_lives
+        self._now = now
+        self._answers: dict[Key, Answer] = {}
+        # Values with the same evidence (kind, counts, countries, newest visible report, feedback) have the same
+        # score: bulk imports give many values the same figures and the same date.
+        self._scores: dict[tuple[object, ...], Score] = {}
+
+    def of(
+        self,
+        key: Key,
+        warninglists: tuple[str, ...],
+        correlation: Correlation | None,
+        feedback: Mapping[str, OutcomeTally] | None,
+    ) -> Answer:
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = self._answer(key[0], warninglists, correlation, feedback or {})
+        return answer
+
+    def _answer(
+        self,
+        kind: str,
+        warninglists: tuple[str, ...],
+        correlation: Correlation | None,
+        feedback: Mapping[str, OutcomeTally],
+    ) -> Answer:
+        if correlation is None:
+            value_score = self._score(kind, 0, 0, (), None, feedback) if feedback else None
+            return NO_HITS, warninglists, False, value_score
+        # What the score may rest on for this reader: every holder counts, but reports the reader may not see
+        # count once per party that holds them (not their number) and give no date to the recency part: the
+        # score reveals no more than the hit/no-hit answer does. Feedback carries no markings: counts per
+        # outcome and the latest date, for everyone.
+        visible_count, withheld, newest = self._viewer.split(correlation)
+        hits = self._viewer.hits(correlation, visible_count, withheld)
+        holdings = correlation.holdings
+        parties = len({h.party_id for h in holdings}) if len(holdings) > 1 else 1
+        countries = tuple(sorted({h.country for h in holdings}))
+        value_score = self._score(kind, visible_count + len(withheld), parties, countries, newest, feedback)
+        return hits, warninglists, len(countries) > 1, value_score
+
+    def _score(
+        self,
+        kind: str,
+        reports: int,
+        parties: int,
+        countries: tuple[str, ...],
+        last_seen: datetime | None,
+        feedback: Mapping[str, OutcomeTally],
+    ) -> Score:
+        signature = (kind, reports, parties, countries, last_seen, *feedback.items())
+        found = self._scores.get(signature)
+        if found is None:
+            evidence = Evidence(kind, reports, parties, countries, last_seen, feedback, self._now)
+            found = self._scores[signature] = score(evidence, self._half_lives)
+        return found
 
 
 class MatchingService:
@@ -237,39 +304,57 @@ class MatchingService:
         if not (disclosure.purpose or "").strip():
             raise InvalidInput("purpose", "say why these values are looked up (it is recorded in the audit log)")
         check_lookup_input(values, types)
+        with collector_paused():  # see ``collector``: the call's objects are not cycles
+            return self._lookup(actor, values, types, disclosure)
+
+    def _lookup(
+        self,
+        actor: Actor,
+        values: Sequence[str],
+        types: Sequence[str | None] | None,
+        disclosure: Disclosure,
+    ) -> list[LookupResult]:
         region = actor.country or self._policy.node_country
-        parsed = [_canonical(raw, types[i] if types else None, region) for i, raw in enumerate(values)]
-        keys = {(str(item.kind), item.value) for item in parsed if isinstance(item, Canonical)}
+        # Work is done once per distinct value: each distinct (value, type) is normalised once, each distinct
+        # canonical value answered once, and inputs that repeat one get the same (immutable) result object.
+        given = list(zip(values, types, strict=True)) if types else [(raw, None) for raw in values]
+        repeats = Counter(given)
+        parsed = {pair: _canonical(pair[0], pair[1], region) for pair in repeats}
+        listed: dict[Key, tuple[str, ...]] = {}  # each distinct canonical value, with the warninglists it is on
+        for item in parsed.values():
+            if isinstance(item, Canonical):
+                key = (str(item.kind), item.value)
+                if key not in listed:
+                    listed[key] = tuple(wl.name for wl in self._warninglists.matching(*key))
         audience = self._intel.audience(actor)
         # One consistent view across the chunks: a value posted half-way through a long call is either in the
         # answer for every input that names it or for none.
         with self._db.snapshot() as session:
-            correlations = correlate(session, keys, audience)
-            feedback = tally(session, keys)
+            entries = index_entries(session, listed)  # read once for both: the values' rows in the index
+            correlations = correlate_entries(session, entries, audience)
+            feedback = tally_entries(session, entries)
         now = self._clock.now()
         parties = self._identity.parties_by_id({h.party_id for c in correlations.values() for h in c.holdings})
-        results = []
-        for raw, item in zip(values, parsed, strict=True):
+        answers = _Answers(Viewer(audience, parties), self._policy.half_lives, now)
+        built: dict[tuple[str, str | None], LookupResult] = {}
+        valid = with_hits = with_restricted = 0
+        for pair, item in parsed.items():
             if isinstance(item, InvalidIdentifier):
                 kind = None if item.kind == UNKNOWN else item.kind
-                results.append(LookupResult(raw, kind, None, item.reason, NO_HITS, (), False))
-                continue
-            key = (str(item.kind), item.value)
-            correlation: Correlation | None = correlations.get(key)
-            given = feedback.get(key, {})
-            evidence = _evidence(key[0], correlation, given, audience, now) if correlation or given else None
-            results.append(
-                LookupResult(
-                    input=raw,
-                    type=str(item.kind),
-                    canonical=item.value,
-                    error=None,
-                    hits=hits_of(correlation, audience, parties) if correlation else NO_HITS,
-                    warninglists=tuple(wl.name for wl in self._warninglists.matching(str(item.kind), item.value)),
-                    cross_border=correlation.cross_border if correlation else False,
-                    score=score(evidence, self._policy.half_lives) if evidence else None,
+                result = LookupResult(pair[0], kind, None, item.reason, NO_HITS, (), False)
+            else:
+                key = (str(item.kind), item.value)
+                hits, warninglists, cross_border, value_score = answers.of(
+                    key, listed[key], correlations.get(key), feedback.get(key)
                 )
-            )
+                result = LookupResult(pair[0], key[0], item.value, None, hits, warninglists, cross_border, value_score)
+                valid += repeats[pair]
+            if result.hits.found:
+                with_hits += repeats[pair]
+            if result.hits.restricted is not None:
+                with_restricted += repeats[pair]
+            built[pair] = result
+        results = [built[pair] for pair in given]
         # Recorded before the answer leaves the service: if the entry cannot be written, nothing is disclosed.
         self._audit.record(
             actor.audit_ref(),
@@ -278,9 +363,9 @@ class MatchingService:
             disclosure=disclosure,
             details={
                 "values": len(values),
-                "valid": sum(1 for r in results if r.error is None),
-                "with_hits": sum(1 for r in results if r.hits.found),
-                "with_restricted_hits": sum(1 for r in results if r.hits.restricted is not None),
+                "valid": valid,
+                "with_hits": with_hits,
+                "with_restricted_hits": with_restricted,
             },
         )
         return results

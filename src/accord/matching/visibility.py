@@ -17,7 +17,7 @@ from datetime import datetime
 
 from accord.identity.actor import PartyView
 from accord.intel.markings import Audience
-from accord.matching.correlation import Correlation
+from accord.matching.correlation import Correlation, Holding
 
 
 @dataclass(frozen=True)
@@ -72,46 +72,93 @@ NO_HITS = Hits()
 
 def hits_of(correlation: Correlation, audience: Audience, parties: Mapping[str, PartyView]) -> Hits:
     """The reader's view of ``correlation``. ``parties`` maps the holders' ids to the directory."""
-    visible_count = 0
-    withheld: dict[str, str] = {}  # party id -> its country, as the postings carry it
-    for holding in correlation.holdings:
-        if audience.allows(holding.party_id, holding.tlp, holding.sharing_group_id):
-            visible_count += holding.reports
-        else:
-            withheld[holding.party_id] = holding.country
-    visible = tuple(
-        VisibleHit(
-            stix_id=report.stix_id,
-            stix_type=report.stix_type,
-            party_id=report.party_id,
-            party=_name(parties, report.party_id),
-            country=report.country,
-            tlp=report.tlp,
-            first_seen=report.first_seen,
-            last_seen=report.last_seen,
-        )
-        for report in correlation.reports
-    )
-    restricted = None
-    if withheld:
-        contacts = tuple(
-            sorted(
-                (
-                    Contact(
-                        party_id=party_id,
-                        party=_name(parties, party_id),
-                        country=country,
-                        contact=parties[party_id].contact if party_id in parties else None,
-                    )
-                    for party_id, country in withheld.items()
-                ),
-                key=lambda c: (c.country, c.party),
+    viewer = Viewer(audience, parties)
+    visible_count, withheld, _newest = viewer.split(correlation)
+    return viewer.hits(correlation, visible_count, withheld)
+
+
+class Viewer:
+    """One reader's view of many correlations, as a bulk lookup draws it: the rule (``Audience.allows``) is
+    decided once per distinct owner, TLP and sharing group, not once per posting, and the restricted summary of
+    the same withheld holders is built once and shared (results are immutable)."""
+
+    def __init__(self, audience: Audience, parties: Mapping[str, PartyView]) -> None:
+        self._audience = audience
+        self._parties = parties
+        self._decided: dict[tuple[str, str, str | None], bool] = {}
+        self._restricted: dict[tuple[tuple[str, str], ...], Restricted] = {}
+        self._names: dict[str, str] = {}
+
+    def allows(self, holding: Holding) -> bool:
+        key = (holding.party_id, holding.tlp, holding.sharing_group_id)
+        decided = self._decided.get(key)
+        if decided is None:
+            decided = self._decided[key] = self._audience.allows(*key)
+        return decided
+
+    def split(self, correlation: Correlation) -> tuple[int, dict[str, str], datetime | None]:
+        """The reports the reader may see (count), the holders of those they may not (party id -> country, as
+        the postings carry it) and the newest ``last_seen`` among the visible ones (None: none visible)."""
+        visible_count = 0
+        withheld: dict[str, str] = {}
+        newest: datetime | None = None
+        for holding in correlation.holdings:
+            if self.allows(holding):
+                visible_count += holding.reports
+                if newest is None or holding.last_seen > newest:
+                    newest = holding.last_seen
+            else:
+                withheld[holding.party_id] = holding.country
+        return visible_count, withheld, newest
+
+    def hits(self, correlation: Correlation, visible_count: int, withheld: Mapping[str, str]) -> Hits:
+        """What ``split`` found, as the result's hits."""
+        name = self._name
+        visible = tuple(
+            VisibleHit(
+                stix_id=report.stix_id,
+                stix_type=report.stix_type,
+                party_id=report.party_id,
+                party=name(report.party_id),
+                country=report.country,
+                tlp=report.tlp,
+                first_seen=report.first_seen,
+                last_seen=report.last_seen,
             )
+            for report in correlation.reports
         )
-        restricted = Restricted(
-            parties=len(contacts), countries=tuple(sorted({c.country for c in contacts})), contacts=contacts
-        )
-    return Hits(visible=visible, visible_count=visible_count, restricted=restricted)
+        restricted = self._restricted_of(tuple(withheld.items())) if withheld else None
+        return Hits(visible=visible, visible_count=visible_count, restricted=restricted)
+
+    def _restricted_of(self, withheld: tuple[tuple[str, str], ...]) -> Restricted:
+        restricted = self._restricted.get(withheld)
+        if restricted is None:
+            parties = self._parties
+            contacts = tuple(
+                sorted(
+                    (
+                        Contact(
+                            party_id=party_id,
+                            party=self._name(party_id),
+                            country=country,
+                            contact=parties[party_id].contact if party_id in parties else None,
+                        )
+                        for party_id, country in withheld
+                    ),
+                    key=lambda c: (c.country, c.party),
+                )
+            )
+            restricted = Restricted(
+                parties=len(contacts), countries=tuple(sorted({c.country for c in contacts})), contacts=contacts
+            )
+            self._restricted[withheld] = restricted
+        return restricted
+
+    def _name(self, party_id: str) -> str:
+        name = self._names.get(party_id)
+        if name is None:
+            name = self._names[party_id] = _name(self._parties, party_id)
+        return name
 
 
 def _name(parties: Mapping[str, PartyView], party_id: str) -> str:
