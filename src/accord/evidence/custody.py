@@ -200,6 +200,21 @@ class CustodyLog:
         hashes = fetch_subtrees(session, keys)
         return merkle.inclusion_proof(seq, tree_size, lambda level, idx: hashes[(level, idx)])
 
+    def inclusion_proofs(self, session: Session, seqs: Sequence[int], tree_size: int) -> dict[int, list[bytes]]:
+        """Proofs for many events against one tree, with one fetch of every subtree they need (a package of
+        thousands of events must not cost a query per event)."""
+        keys = [key for seq in seqs for key in merkle.inclusion_proof_keys(seq, tree_size)]
+        hashes = fetch_subtrees(session, keys)
+        return {seq: merkle.inclusion_proof(seq, tree_size, lambda level, idx: hashes[(level, idx)]) for seq in seqs}
+
+    def consistency_proofs(self, session: Session, old_sizes: Sequence[int], new_size: int) -> dict[int, list[bytes]]:
+        """Consistency proofs from many earlier sizes to ``new_size``, with one fetch of their subtrees."""
+        keys = [key for old in old_sizes for key in merkle.consistency_proof_keys(old, new_size)]
+        hashes = fetch_subtrees(session, keys)
+        return {
+            old: merkle.consistency_proof(old, new_size, lambda level, idx: hashes[(level, idx)]) for old in old_sizes
+        }
+
     def consistency_proof(self, session: Session, old_size: int, new_size: int) -> list[bytes]:
         keys = merkle.consistency_proof_keys(old_size, new_size)
         hashes = fetch_subtrees(session, keys)

@@ -82,6 +82,8 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 # something else ("invoice\u202efdp.exe"). Marks such as U+200E/U+200F and joiners stay allowed.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _CRC_DETAIL = re.compile(r" for file .*$")
+# What reading a member can raise on a damaged or hostile archive; zipfile raises NotImplementedError for a
+# compression method it cannot decode. Each becomes an UnsafeArchive naming the member, never a traceback.
 _READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, ValueError, NotImplementedError)
 
 _CHUNK = MIB

@@ -344,6 +344,8 @@ class EvidenceService:
             return ItemDetail(item_view(row), custody, checkpoint, copies)
 
     def _custody_entries(self, session: Session, item_ids: list[str], tree_size: int) -> list[CustodyEntry]:
+        events = [e for e in self.custody.events_of(session, item_ids) if e.seq < tree_size]
+        proofs = self.custody.inclusion_proofs(session, [e.seq for e in events], tree_size)
         return [
             CustodyEntry(
                 event.seq,
@@ -351,10 +353,9 @@ class EvidenceService:
                 event.at,
                 event.document(),
                 event.leaf_hash.hex(),
-                [h.hex() for h in self.custody.inclusion_proof(session, event.seq, tree_size)],
+                [h.hex() for h in proofs[event.seq]],
             )
-            for event in self.custody.events_of(session, item_ids)
-            if event.seq < tree_size
+            for event in events
         ]
 
     def open_content(

@@ -127,6 +127,7 @@ class EvidencePackages:
             signed = ev.custody.sign_checkpoint(session)
             size = signed.checkpoint.tree_size
             events = ev.custody.events_of(session, [row.id for row in rows])
+            proofs = ev.custody.inclusion_proofs(session, [e.seq for e in events], size)
             custody = {
                 "origin": ev.custody.origin,
                 "tree_size": size,
@@ -135,12 +136,21 @@ class EvidencePackages:
                         "index": e.seq,
                         "body": e.body,
                         "leaf_hash": e.leaf_hash.hex(),
-                        "inclusion_proof": [h.hex() for h in ev.custody.inclusion_proof(session, e.seq, size)],
+                        "inclusion_proof": [h.hex() for h in proofs[e.seq]],
                     }
                     for e in events
                 ],
             }
             earlier = [cp for cp in ev.custody.checkpoints(session, up_to=size - 1) if cp.tree_size > 0]
+            earlier = earlier[-MAX_EARLIER_HEADS:]
+            head_proofs = ev.custody.consistency_proofs(session, [cp.tree_size for cp in earlier], size)
+            lines_by_size: dict[int, list[str]] = {}
+            for tree_size, line in session.execute(
+                select(CustodyCosignature.tree_size, CustodyCosignature.line)
+                .where(CustodyCosignature.tree_size <= size)
+                .order_by(CustodyCosignature.tree_size, CustodyCosignature.witness_name)
+            ):
+                lines_by_size.setdefault(tree_size, []).append(line)
             consistency = {
                 "tree_size": size,
                 "earlier": [
@@ -148,19 +158,13 @@ class EvidencePackages:
                         "tree_size": cp.tree_size,
                         "root_hash": bytes(cp.root_hash).hex(),
                         "signed_note": cp.signed_note,
-                        "proof": [h.hex() for h in ev.custody.consistency_proof(session, cp.tree_size, size)],
-                        "cosignatures": list(
-                            session.scalars(
-                                select(CustodyCosignature.line).where(CustodyCosignature.tree_size == cp.tree_size)
-                            )
-                        ),
+                        "proof": [h.hex() for h in head_proofs[cp.tree_size]],
+                        "cosignatures": lines_by_size.get(cp.tree_size, []),
                     }
-                    for cp in earlier[-MAX_EARLIER_HEADS:]
+                    for cp in earlier
                 ],
             }
-            cosignatures = session.scalars(
-                select(CustodyCosignature.line).where(CustodyCosignature.tree_size == size)
-            ).all()
+            cosignatures = lines_by_size.get(size, [])
             note = signed.note + "".join(line + "\n" for line in cosignatures)
             party = ev._identity.parties_by_id({actor.party_id} if actor.party_id else set())
             ev._audit.append(
