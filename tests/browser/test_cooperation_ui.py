@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accord.clock import FrozenClock
-from accord.cooperation.requests import Decision
+from accord.cooperation.legal import Decision
 from accord.identity.actor import Actor
 from accord.node import Node
 from tests.browser.test_ui import ARTIFACTS, _watch_console, browser, server  # noqa: F401 - shared fixtures

@@ -9,7 +9,7 @@ import pytest
 
 from accord.clock import FrozenClock
 from accord.cooperation.directory import on_duty, parse_hours
-from accord.cooperation.requests import Decision
+from accord.cooperation.legal import Decision
 from accord.errors import InvalidInput
 from accord.identity.actor import Actor
 from accord.node import Node

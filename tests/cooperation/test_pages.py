@@ -14,8 +14,9 @@ from markupsafe import escape
 
 from accord.audit.service import Disclosure
 from accord.clock import FrozenClock
-from accord.cooperation.pages import UI_PURPOSE, identifier_lines, parse_identifiers, pressing_clock
-from accord.cooperation.requests import Decision
+from accord.cooperation.form_fields import identifier_lines, parse_identifiers
+from accord.cooperation.legal import Decision
+from accord.cooperation.pages import UI_PURPOSE, pressing_clock
 from accord.identity.actor import Actor
 from accord.node import Node
 from tests.conftest import World, count_rows

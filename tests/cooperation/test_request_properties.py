@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accord.cooperation import states
-from accord.cooperation.requests import Decision
+from accord.cooperation.legal import Decision
 from accord.cooperation.states import IllegalTransition
 from accord.cooperation.validation import RequestIncomplete
 from accord.errors import NotFound

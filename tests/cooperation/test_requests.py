@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from accord.audit.service import Disclosure
 from accord.clock import FrozenClock
-from accord.cooperation.requests import Decision
+from accord.cooperation.legal import Decision
 from accord.cooperation.states import IllegalTransition
 from accord.cooperation.validation import RequestIncomplete
 from accord.errors import InvalidInput
@@ -357,7 +357,7 @@ def test_alerts_are_emailed_through_a_real_smtp_server(
             operator, "vn.desk", desks.world.police.id, ["point_of_contact"], email="desk@a05.example"
         )
         requests = node.cooperation_requests
-        requests._mailer = Mailer(SmtpSettings("127.0.0.1", port, "accord@a05.example"))
+        requests.alerts.mailer = Mailer(SmtpSettings("127.0.0.1", port, "accord@a05.example"))
         request_id = _draft(node, desks)
         _move(node, desks.analyst, request_id, "sent")
         clock.advance(timedelta(days=46))

@@ -118,3 +118,13 @@ def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
 
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_patching_fields_with_a_non_object_is_a_422(client: Any, world: World) -> None:
+    request_id = client.post("/api/v1/cooperation/requests", json=_body(world), headers=world.auth("analyst")).json()[
+        "id"
+    ]
+    answer = client.patch(
+        f"/api/v1/cooperation/requests/{request_id}", json={"fields": ["x"]}, headers=world.auth("analyst")
+    )
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "fields"

@@ -15,7 +15,6 @@ each catalogue field type belongs with the form that sends it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Annotated, Any
@@ -28,14 +27,21 @@ from starlette.datastructures import FormData
 from accord.audit.service import Disclosure
 from accord.cooperation import routes as api
 from accord.cooperation import states
-from accord.cooperation.catalogue import Catalogue, FieldSpec, RequestType
+from accord.cooperation.catalogue import Catalogue, RequestType
 from accord.cooperation.directory import CHANNELS, ROLES, EntryView
-from accord.cooperation.requests import MESSAGE_SIDES, URGENCIES, Decision
+from accord.cooperation.form_fields import (
+    FieldRow,
+    form_rows,
+    form_text,
+    identifier_lines,
+    parse_fields,
+)
+from accord.cooperation.legal import Decision
+from accord.cooperation.requests import MESSAGE_SIDES, URGENCIES
 from accord.cooperation.validation import RequestIncomplete
 from accord.errors import AccordError, InvalidInput, NotFound
 from accord.identity.actor import Actor
 from accord.identity.vocabulary import Permission
-from accord.intel.normalise import IdentifierKind
 from accord.node import Node
 from accord.web.auth import PageActor, node_of
 from accord.web.problems import problem_kind
@@ -45,19 +51,9 @@ router = APIRouter(include_in_schema=False)
 UI_PURPOSE = Disclosure(purpose="cooperation request handling in the web interface")
 DOCUMENT_PURPOSE = Disclosure(purpose="cooperation request document downloaded from the web interface")
 # Not required by every instrument, but asked for by providers and foreign authorities alike (UN 42(3)(g), BC 28(2)).
-OPTIONAL_FIELDS = (
-    "confidential",
-    "do_not_notify_user",
-    "conditions_on_use",
-    "identifiers",
-    "date_range",
-    "linked_preservation",
-)
 ENVELOPE_FIELDS = ("case_reference", "language")  # catalogue fields stored on the request's envelope
-CUSTODIAN_PARTS = ("name", "location", "explanation", "retention_days")
 MIN_DATA_ROWS = 3
 NOTIFICATIONS_SHOWN = 20
-MAX_RETENTION_DAYS = 36_500  # a century: anything longer is a typing mistake
 FORM_ERRORS = (RequestIncomplete, states.IllegalTransition, InvalidInput)
 # Moves that carry a decision or a note, and so open a form rather than being a single button.
 FORM_ACTIONS = frozenset({states.REFUSED, states.POSTPONED, states.NEEDS_MORE_INFORMATION})
@@ -65,7 +61,6 @@ INFORMATION_GIVEN = (states.UNDER_REVIEW, states.NEEDS_MORE_INFORMATION)  # the 
 SIDE_PERMISSION = {"requesting": Permission.DRAFT_COOPERATION, "requested": Permission.RESPOND_COOPERATION}
 ON_DUTY_ROLE = "point_of_contact_24_7"
 # Identifier kinds, longest first, so "file:sha-256:…" is not read as kind "file".
-KINDS = sorted((str(k) for k in IdentifierKind), key=len, reverse=True)
 
 
 async def _form(request: Request) -> FormData:
@@ -87,15 +82,6 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 
 def _to_request(request_id: str, anchor: str = "") -> Response:
     return RedirectResponse(f"/cooperation/requests/{quote(request_id)}{anchor}", status_code=303)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _texts(form: FormData, name: str) -> list[str]:
-    return [v.strip() if isinstance(v, str) else "" for v in form.getlist(name)]
 
 
 def echo(form: FormData, *lists: str) -> dict[str, Any]:
@@ -256,111 +242,6 @@ def create_request(
 # -- step 2: the request's elements ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FieldRow:
-    """One element on the form: the catalogue's field, and the article requiring it (None when optional)."""
-
-    code: str
-    spec: FieldSpec
-    article: str | None
-
-
-def form_rows(catalogue: Catalogue, rtype: RequestType, instrument: str) -> tuple[list[FieldRow], list[FieldRow]]:
-    """The required elements in the catalogue's order, then the optional ones not already required."""
-    required = [FieldRow(r.field, catalogue.fields[r.field], r.article) for r in rtype.rules(instrument).required]
-    names = {row.code for row in required}
-    optional = [
-        FieldRow(code, catalogue.fields[code], None)
-        for code in OPTIONAL_FIELDS
-        if code in catalogue.fields and code not in names
-    ]
-    return required, optional
-
-
-def identifier_lines(value: Any) -> str:
-    """Identifiers as the textarea shows them: ``type:value`` per line, or the value alone."""
-    lines = []
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, dict) and item.get("value"):
-            kind = item.get("type")
-            lines.append(f"{kind}:{item['value']}" if kind else str(item["value"]))
-    return "\n".join(lines)
-
-
-def parse_identifiers(text: str, old: Any) -> list[dict[str, Any]] | None:
-    """One identifier per line, ``type:value`` when the prefix is a known kind; what was stored with an identifier
-    the form does not show (a port, a time) is kept while the line stays."""
-    kept = {(i.get("type"), i.get("value")): i for i in (old if isinstance(old, list) else []) if isinstance(i, dict)}
-    items = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        kind = next((k for k in KINDS if line.startswith(f"{k}:")), None)
-        value = line[len(kind) + 1 :].strip() if kind else line
-        item: dict[str, Any] = {**kept.get((kind, value), {}), "value": value}
-        if kind:
-            item["type"] = kind
-        items.append(item)
-    return items or None
-
-
-def _custodian(form: FormData, code: str, old: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """Name and location, or unknown with an explanation; what the form does not show (set through the API) stays."""
-    unknown = form.get(f"{code}.unknown") == "true"
-    parts = {name: _text(form, f"{code}.{name}") for name in CUSTODIAN_PARTS}
-    kept = {k: v for k, v in old.items() if k not in (*CUSTODIAN_PARTS, "unknown")} if isinstance(old, dict) else {}
-    value: dict[str, Any] = {**kept, **{k: v for k, v in parts.items() if v and k != "retention_days"}}
-    if unknown:
-        value["unknown"] = True
-    retention, problem = parts["retention_days"], None
-    if retention:
-        if retention.isdigit() and 1 <= int(retention) <= MAX_RETENTION_DAYS:
-            value["retention_days"] = int(retention)
-        else:
-            value["retention_days"] = retention  # shown again as typed
-            problem = f"the retention period is a whole number of days from 1 to {MAX_RETENTION_DAYS}"
-    return value or None, problem
-
-
-def parse_value(form: FormData, row: FieldRow, old: Any) -> tuple[Any, str | None]:
-    """The form's inputs for one element as the catalogue's JSON for it (None when left empty), and a problem the
-    form itself can see (the service checks everything else)."""
-    code, spec = row.code, row.spec
-    if spec.type == "boolean":
-        return form.get(code) == "true", None
-    if spec.type == "offences":
-        return [v for v in _texts(form, code) if v] or None, None
-    if spec.type == "data_items":
-        rows = zip(_texts(form, f"{code}.description"), _texts(form, f"{code}.category"), strict=False)
-        items = [{"description": d, "category": c} for d, c in rows if d or c]  # empty rows are ignored
-        return items or None, None
-    if spec.type == "custodian":
-        return _custodian(form, code, old)
-    if spec.type == "checklist":
-        ticked = {item: form.get(f"{code}.{item}") == "true" for item in spec.items}
-        return (ticked if any(ticked.values()) else None), None
-    if spec.type == "date_range":
-        bounds = {end: _text(form, f"{code}.{end}") for end in ("from", "to")}
-        return {k: v for k, v in bounds.items() if v} or None, None
-    if spec.type == "identifiers":
-        return parse_identifiers(_text(form, code), old), None
-    return _text(form, code) or None, None
-
-
-def parse_fields(
-    form: FormData, rows: list[FieldRow], old: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, list[dict[str, str]]]]:
-    """Values by field code, and the problems the form itself found (the service checks the rest)."""
-    values: dict[str, Any] = {}
-    problems: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        values[row.code], problem = parse_value(form, row, old.get(row.code))
-        if problem:
-            problems[row.code] = [{"field": row.code, "reason": problem}]
-    return values, problems
-
-
 def _stored_values(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc["fields"], **{code: doc[code] for code in (*ENVELOPE_FIELDS, "urgency")}}
 
@@ -448,7 +329,7 @@ def save_request(request: Request, actor: PageActor, request_id: str, form: Form
     doc = requests.get(actor, request_id, UI_PURPOSE).document()
     catalogue = requests.catalogue
     changes: dict[str, Any] = {}
-    chosen = {"type": _text(form, "type"), "instrument": _text(form, "instrument")}
+    chosen = {"type": form_text(form, "type"), "instrument": form_text(form, "instrument")}
     if chosen["type"] or chosen["instrument"]:
         changes.update({k: v for k, v in chosen.items() if v})  # a draft opened from a hit gets its type here
     rtype = catalogue.request_types.get(doc["type"] or "")
@@ -459,7 +340,7 @@ def save_request(request: Request, actor: PageActor, request_id: str, form: Form
         names = {row.code for row in required}
         envelope = [FieldRow(c, catalogue.fields[c], None) for c in ENVELOPE_FIELDS if c not in names]
         values, problems = parse_fields(form, [*required, *optional, *envelope], doc["fields"])
-        values["urgency"] = _text(form, "urgency") or doc["urgency"]
+        values["urgency"] = form_text(form, "urgency") or doc["urgency"]
         changes = {
             "fields": {k: v for k, v in values.items() if k not in (*ENVELOPE_FIELDS, "urgency")},
             **{code: values.get(code) for code in ENVELOPE_FIELDS},

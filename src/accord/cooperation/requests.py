@@ -12,10 +12,8 @@ commit together or not at all, so a refused transition leaves nothing behind.
 from __future__ import annotations
 
 import json
-import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,11 +23,20 @@ from sqlalchemy.orm import Session
 from accord.audit.service import AuditLog, Disclosure
 from accord.clock import Clock
 from accord.cooperation import states
+from accord.cooperation.alerts import Alerts
 from accord.cooperation.catalogue import Catalogue, RequestType
 from accord.cooperation.deadlines import HoldView, Step, clocks
 from accord.cooperation.directory import Directory
+from accord.cooperation.legal import (
+    Decision,
+    check_assessment,
+    check_decision,
+    check_refusal,
+    duration_problems,
+    hold_days,
+    offence_class_problems,
+)
 from accord.cooperation.models import (
-    CooperationNotification,
     CooperationRequest,
     CooperationTransition,
     PreservationHold,
@@ -42,6 +49,7 @@ from accord.cooperation.validation import (
     check_required,
     lint,
 )
+from accord.cooperation.views import RequestView, fields_from_hit, fields_with_envelope
 from accord.errors import InvalidInput, NotFound
 from accord.identity.actor import Actor
 from accord.identity.errors import PermissionDenied
@@ -61,75 +69,6 @@ MAX_LISTED = 200
 MAX_TEXT = 4000
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What a transition carries: the legal record of a refusal or postponement, an answer, an approval."""
-
-    grounds: tuple[str, ...] = ()
-    reasons: str | None = None
-    approved_by: str | None = None
-    partial_considered: bool | None = None
-    note: str | None = None
-    dual_criminality: dict[str, Any] | None = None
-    override_reasons: str | None = None
-
-    def details(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in ("reasons", "approved_by", "partial_considered", "note", "dual_criminality", "override_reasons"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        if self.grounds:
-            out["grounds"] = list(self.grounds)
-        return out
-
-
-@dataclass
-class RequestView:
-    row: CooperationRequest
-    requesting_party: str
-    requested_party: str
-    history: list[dict[str, Any]]
-    clocks: list[dict[str, Any]]
-    hold: dict[str, Any] | None
-    lint: list[dict[str, str]]
-    blocking: list[dict[str, str]]
-    next_states: list[str] = field(default_factory=list)
-
-    def document(self) -> dict[str, Any]:
-        row = self.row
-        return {
-            "id": row.id,
-            "reference": row.reference,
-            "type": row.request_type,
-            "instrument": row.instrument,
-            "state": row.state,
-            "urgency": row.urgency,
-            "language": row.language,
-            "case_reference": row.case_reference,
-            "requesting_party": {"id": row.requesting_party_id, "name": self.requesting_party},
-            "requested_party": {"id": row.requested_party_id, "name": self.requested_party},
-            "created_by": row.created_by,
-            "created_at": row.created_at.isoformat(),
-            "sent_at": _iso(row.sent_at),
-            "received_at": _iso(row.received_at),
-            "acknowledged_at": _iso(row.acknowledged_at),
-            "decided_at": _iso(row.decided_at),
-            "catalogue_version": row.catalogue_version,
-            "fields": json.loads(row.fields),
-            "history": self.history,
-            "clocks": self.clocks,
-            "hold": self.hold,
-            "lint": self.lint,
-            "blocking": self.blocking,
-            "next_states": self.next_states,
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 class CooperationRequests:
     def __init__(
         self,
@@ -142,8 +81,7 @@ class CooperationRequests:
         mailer: Mailer | None = None,
         directory: Directory | None = None,
     ) -> None:
-        self._mailer = mailer
-        self._directory = directory
+        self.alerts = Alerts(db, clock, identity, mailer, directory)
         self._db = db
         self._clock = clock
         self._ids = ids
@@ -231,10 +169,13 @@ class CooperationRequests:
             language = changes.get("language", row.language)
             case_reference = changes.get("case_reference", row.case_reference)
             self._check_envelope(urgency, language, case_reference)
-            fields = {**json.loads(row.fields), **changes.get("fields", {})}
+            new_fields = changes.get("fields", {})
+            if not isinstance(new_fields, dict):
+                raise InvalidInput("fields", "an object of field names and values")
+            fields = {**json.loads(row.fields), **new_fields}
             fields = {k: v for k, v in fields.items() if v is not None}
             if row.request_type is None:  # a draft opened from a matching hit: its notes move under 'identifiers'
-                fields = _from_hit(fields)
+                fields = fields_from_hit(fields)
             fields = self._with_defaults(rtype, fields)
             self._check_fields(fields, rtype)
             row.request_type, row.instrument, row.urgency = rtype.code, instrument, urgency
@@ -313,7 +254,7 @@ class CooperationRequests:
         """Move a request. Raises IllegalTransition (409: current and requested state), RequestIncomplete (422:
         each missing element with its article), PermissionDenied, NotFound."""
         self._authorize_any(actor)
-        _check_decision(decision)
+        check_decision(decision)
         with _denials_audited(self._identity, actor), self._db.writing() as session:
             row = self._visible(session, actor, request_id, for_update=True)
             if to not in states.STATES:
@@ -340,14 +281,14 @@ class CooperationRequests:
     def _guard(
         self, session: Session, row: CooperationRequest, rtype: RequestType, actor: Actor, to: str, decision: Decision
     ) -> dict[str, Any]:
-        fields = _with_envelope(row)
+        fields = fields_with_envelope(row)
         details = decision.details()
         instrument = row.instrument or ""
         if to in (states.SENT, states.PENDING_APPROVAL):
             problems = check_required(fields, rtype, instrument, self.catalogue)
             problems += self._language_problems(row, fields)
-            problems += self._offence_class_problems(rtype, fields, decision)
-            problems += _duration_problems(rtype, fields)
+            problems += offence_class_problems(self.catalogue, rtype, fields, decision)
+            problems += duration_problems(rtype, fields)
             if problems:
                 raise RequestIncomplete(problems)
             if to == states.SENT and row.state == states.PENDING_APPROVAL:
@@ -358,7 +299,7 @@ class CooperationRequests:
                     raise InvalidInput("approved_by", "the request must be approved by someone other than its author")
                 details["approved_by"] = actor.username
         elif to in (states.REFUSED, states.POSTPONED):
-            self._check_refusal(rtype, instrument, to, decision)
+            check_refusal(rtype, instrument, to, decision)
         elif to == states.NEEDS_MORE_INFORMATION and not decision.note:
             raise RequestIncomplete([FieldProblem("note", "say what information is needed", "UN 40(16)")])
         elif to == states.UNDER_REVIEW and row.state == states.NEEDS_MORE_INFORMATION and not decision.note:
@@ -366,42 +307,9 @@ class CooperationRequests:
         if to in (states.EXECUTING, states.EXECUTED, states.PARTIALLY_EXECUTED) and rtype.code.startswith("mla"):
             assessment = decision.dual_criminality
             if assessment is not None:
-                details["dual_criminality"] = _check_assessment(assessment)
+                details["dual_criminality"] = check_assessment(assessment)
         details["catalogue_article"] = rtype.rules(instrument).article
         return details
-
-    def _check_refusal(self, rtype: RequestType, instrument: str, to: str, decision: Decision) -> None:
-        """Refusal and postponement need grounds from the type's list, reasons, the approving official and a record
-        that partial or conditional execution was considered (Convention req. 8; BC 27(4)-(7), UN 40(21)-(27))."""
-        rules = rtype.rules(instrument)
-        allowed = rules.refusal_grounds if to == states.REFUSED else rules.postponement_grounds | rules.refusal_grounds
-        article = f"{instrument} {rules.article}"
-        problems = []
-        if not decision.grounds:
-            problems.append(FieldProblem("grounds", f"one or more of: {', '.join(sorted(allowed)) or 'none'}", article))
-        for ground in decision.grounds:
-            if ground in rules.forbidden_grounds:
-                problems.append(FieldProblem("grounds", f"{ground!r} is never a ground for {rtype.code}", article))
-            elif ground not in allowed:
-                problems.append(
-                    FieldProblem("grounds", f"{ground!r} is not allowed; one of {', '.join(sorted(allowed))}", article)
-                )
-        if not decision.reasons:
-            problems.append(FieldProblem("reasons", "the reasons are sent to the requesting party", "UN 40(23)"))
-        if not decision.approved_by:
-            problems.append(FieldProblem("approved_by", "the official who approved the decision"))
-        if decision.partial_considered is not True:
-            problems.append(
-                FieldProblem(
-                    "partial_considered", "record that partial or conditional execution was considered", "UN 40(26)"
-                )
-            )
-        if "no_dual_criminality" in decision.grounds and decision.dual_criminality is None:
-            problems.append(
-                FieldProblem("dual_criminality", "a conduct-based assessment is required", "UN 35(2); BC 25(5)")
-            )
-        if problems:
-            raise RequestIncomplete(problems)
 
     def _language_problems(self, row: CooperationRequest, fields: dict[str, Any]) -> list[FieldProblem]:
         requested = self._identity.parties_by_id({row.requested_party_id})[row.requested_party_id]
@@ -436,20 +344,6 @@ class CooperationRequests:
             == (row.requesting_party_id, row.requested_party_id)
         ]
 
-    def _offence_class_problems(
-        self, rtype: RequestType, fields: dict[str, Any], decision: Decision
-    ) -> list[FieldProblem]:
-        if not rtype.requires_offence_class:
-            return []
-        codes = [c for c in fields.get("offences") or [] if isinstance(c, str)]
-        classes = {self.catalogue.classify_offence(code) for code in codes}
-        if classes & set(rtype.requires_offence_class) or not codes:
-            return []
-        if decision.override_reasons:
-            return []  # a lawyer's override, recorded in the history with its reasons
-        allowed = " or ".join(rtype.requires_offence_class)
-        return [FieldProblem("offences", f"needs a {allowed} (or an override with reasons)", "UN 23, 35(1)")]
-
     def _move(
         self,
         session: Session,
@@ -464,7 +358,9 @@ class CooperationRequests:
         row.state, row.updated_at = to, now
         if side is not states.Side.NODE and row.sent_at is not None and to != states.SENT:
             other = row.requested_party_id if side is states.Side.REQUESTING else row.requesting_party_id
-            self._notify(session, row, other, f"state-{to}", f"Request {row.reference} is now {to.replace('_', ' ')}")
+            self.alerts.notify(
+                session, row, other, f"state-{to}", f"Request {row.reference} is now {to.replace('_', ' ')}"
+            )
         if to == states.SENT:
             row.sent_at = now
         elif to == states.RECEIVED:
@@ -480,12 +376,12 @@ class CooperationRequests:
         self._move(session, row, None, states.RECEIVED, states.Side.NODE, {"channel": "accord (same node)"})
         message = f"New {rtype.title.lower()} {row.reference}"
         if row.urgency == "emergency":
-            message = f"EMERGENCY: {message}{self._contact_line(row.requested_party_id, escalate=False)}"
-        self._notify(session, row, row.requested_party_id, "received", message)
+            message = f"EMERGENCY: {message}{self.alerts.contact_line(row.requested_party_id, escalate=False)}"
+        self.alerts.notify(session, row, row.requested_party_id, "received", message)
         if rtype.preservation_hold:
             # International: at least 60 days (UN 42(7), BC 29(7)); a domestic order: its own duration, at most
             # 90 days (UN 25(2), BC 16(2)), checked before sending.
-            days = _hold_days(rtype, json.loads(row.fields))
+            days = hold_days(rtype, json.loads(row.fields))
             now = self._clock.now()
             session.add(
                 PreservationHold(
@@ -564,7 +460,7 @@ class CooperationRequests:
                 .where(CooperationTransition.request_id == row.id)
             )
             label = kind.replace("_", " ")
-            self._notify(session, row, other, f"{kind}-{count}", f"Request {row.reference}: {label} received")
+            self.alerts.notify(session, row, other, f"{kind}-{count}", f"Request {row.reference}: {label} received")
             self._audit.append(
                 session,
                 actor.audit_ref(),
@@ -609,7 +505,9 @@ class CooperationRequests:
             self._record(session, row, actor, "hold", hold.state, to, side, details)
             hold.state, hold.updated_at = to, now
             other = row.requested_party_id if side is states.Side.REQUESTING else row.requesting_party_id
-            self._notify(session, row, other, f"hold-{to}-{now.isoformat()}", f"Preservation {row.reference}: {to}")
+            self.alerts.notify(
+                session, row, other, f"hold-{to}-{now.isoformat()}", f"Preservation {row.reference}: {to}"
+            )
             self._audit.append(
                 session,
                 actor.audit_ref(),
@@ -640,7 +538,9 @@ class CooperationRequests:
                     self._record(session, row, None, "hold", hold.state, states.HOLD_EXPIRED, states.Side.NODE, {})
                     hold.state, hold.updated_at = states.HOLD_EXPIRED, now
                     for party in (row.requesting_party_id, row.requested_party_id):
-                        self._notify(session, row, party, "hold-expired", f"Preservation {row.reference} has expired")
+                        self.alerts.notify(
+                            session, row, party, "hold-expired", f"Preservation {row.reference} has expired"
+                        )
                     counts["expired"] += 1
                     continue
                 for days in rtype.timers.get("hold_alert_days_before") or [14, 7, 1]:
@@ -650,7 +550,7 @@ class CooperationRequests:
                             f"Preservation {row.reference} expires on {hold.expires_at:%Y-%m-%d %H:%M} UTC (D-{days})"
                         )
                         added = sum(
-                            self._notify(session, row, party, key, message)
+                            self.alerts.notify(session, row, party, key, message)
                             for party in (row.requesting_party_id, row.requested_party_id)
                         )
                         counts["alerts"] += added
@@ -667,100 +567,25 @@ class CooperationRequests:
                     if item["name"] == "acknowledge":
                         message = (
                             f"Emergency request {row.reference} not acknowledged in time: escalated to the next "
-                            f"point of contact{self._contact_line(row.requested_party_id, escalate=True)}"
+                            f"point of contact{self.alerts.contact_line(row.requested_party_id, escalate=True)}"
                         )
-                        counts["escalations"] += self._notify(
+                        counts["escalations"] += self.alerts.notify(
                             session, row, row.requested_party_id, "ack-escalation", message
                         )
                     else:
                         message = f"Request {row.reference}: {item['name']} overdue since {item['due_at']}"
                         counts["overdue"] += sum(
-                            self._notify(session, row, party, f"{item['name']}-overdue", message)
+                            self.alerts.notify(session, row, party, f"{item['name']}-overdue", message)
                             for party in (row.requesting_party_id, row.requested_party_id)
                         )
-        counts["emailed"] = self.deliver_email()
+        counts["emailed"] = self.alerts.deliver_email()
         return counts
-
-    def deliver_email(self, limit: int = 200) -> int:
-        """E-mail the notifications not sent yet to the party's cooperation staff (after their transaction)."""
-        if self._mailer is None or not self._mailer.settings.enabled:
-            return 0
-        with self._db.reading() as session:
-            pending = session.scalars(
-                select(CooperationNotification)
-                .where(CooperationNotification.emailed_at.is_(None), CooperationNotification.email_error.is_(None))
-                .order_by(CooperationNotification.id)
-                .limit(limit)
-            ).all()
-            session.expunge_all()
-        sent = 0
-        for note in pending:
-            addresses = self._identity.addresses_for(note.party_id, Permission.RESPOND_COOPERATION)
-            addresses = addresses or self._identity.addresses_for(note.party_id, Permission.DRAFT_COOPERATION)
-            error = None
-            if not addresses:
-                error = "no user of the party with an e-mail address handles cooperation requests"
-            else:
-                try:
-                    self._mailer.send(addresses, f"[Accord] {note.message[:150]}", _mail_body(note))
-                    sent += 1
-                except (OSError, smtplib.SMTPException) as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-            with self._db.writing() as session:
-                row = session.get(CooperationNotification, note.id)
-                if row is not None:
-                    row.emailed_at = None if error else self._clock.now()
-                    row.email_error = error
-        return sent
-
-    def _contact_line(self, party_id: str, *, escalate: bool) -> str:
-        """Who is on duty now for the party (the next one in escalation order when escalating)."""
-        if self._directory is None:
-            return ""
-        duty = self._directory.on_duty(party_id)
-        if not duty:
-            return " (no point of contact of the party is on duty now: call its central authority)"
-        entry = duty[1] if escalate and len(duty) > 1 else duty[0]
-        reach = ", ".join(x for x in (entry.phone, entry.email) if x)
-        return f": {entry.name}" + (f" ({reach})" if reach else "")
 
     def notifications(self, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
         self._authorize_any(actor)
-        statement = select(CooperationNotification).order_by(CooperationNotification.id.desc()).limit(min(limit, 200))
-        if actor.via != "operator":
-            statement = statement.where(CooperationNotification.party_id == actor.party_id)
-        with self._db.reading() as session:
-            return [
-                {
-                    "id": n.id,
-                    "request_id": n.request_id,
-                    "kind": n.kind,
-                    "message": n.message,
-                    "created_at": n.created_at.isoformat(),
-                    "emailed_at": _iso(n.emailed_at),
-                }
-                for n in session.scalars(statement)
-            ]
+        return self.alerts.listed(None if actor.via == "operator" else actor.party_id, limit)
 
     # -- helpers ---------------------------------------------------------------------------------------------
-
-    def _notify(self, session: Session, row: CooperationRequest, party_id: str, kind: str, message: str) -> int:
-        key = f"{row.id}:{party_id}:{kind}"[:200]
-        exists = session.scalar(select(CooperationNotification.id).where(CooperationNotification.key == key))
-        if exists is not None:
-            return 0
-        session.add(
-            CooperationNotification(
-                key=key,
-                party_id=party_id,
-                request_id=row.id,
-                kind=kind.split("-")[0] if kind.startswith("state-") else kind[:40],
-                message=message,
-                created_at=self._clock.now(),
-            )
-        )
-        session.flush()
-        return 1
 
     def _record(
         self,
@@ -803,7 +628,7 @@ class CooperationRequests:
             .order_by(CooperationTransition.seq)
         ).all()
         hold = session.get(PreservationHold, row.id)
-        fields = _with_envelope(row)
+        fields = fields_with_envelope(row)
         rtype = self.catalogue.request_types.get(row.request_type or "")
         blocking: list[FieldProblem] = []
         if rtype is not None and row.state in (states.DRAFT, states.PENDING_APPROVAL) and row.instrument:
@@ -940,42 +765,6 @@ class CooperationRequests:
         return f"{prefix}{int(count or 0) + 1:05d}"
 
 
-def _hold_days(rtype: RequestType, fields: dict[str, Any]) -> int:
-    if "hold_max_days" in rtype.timers:
-        return int(str(fields.get("order_duration_days", rtype.timers["hold_max_days"])))
-    return int(rtype.timers.get("hold_min_days", 60))
-
-
-def _duration_problems(rtype: RequestType, fields: dict[str, Any]) -> list[FieldProblem]:
-    limit = rtype.timers.get("hold_max_days")
-    if not isinstance(limit, int):
-        return []
-    raw = str(fields.get("order_duration_days", ""))
-    if raw.isdigit() and 1 <= int(raw) <= limit:
-        return []
-    return [FieldProblem("order_duration_days", f"a whole number of days from 1 to {limit}", "UN 25(2); BC 16(2)")]
-
-
-def _mail_body(note: CooperationNotification) -> str:
-    return (
-        f"{note.message}\n\n"
-        f"Request: {note.request_id}\n"
-        f"Raised: {note.created_at:%Y-%m-%d %H:%M} UTC\n\n"
-        "Open Accord to see the request, its history and its clocks. This message carries no case details on "
-        "purpose: e-mail is not the channel for them.\n"
-    )
-
-
-def _with_envelope(row: CooperationRequest) -> dict[str, Any]:
-    """The fields as the catalogue sees them: the envelope's case reference and language count as fields."""
-    fields: dict[str, Any] = json.loads(row.fields)
-    if row.case_reference:
-        fields.setdefault("case_reference", row.case_reference)
-    if row.language:
-        fields.setdefault("language", row.language)
-    return fields
-
-
 class _Denied(Exception):
     """A permission found missing inside a write transaction; the public method audits it after the rollback
     (SQLite has one writer: the denial's own audit transaction cannot start while ours holds the lock)."""
@@ -991,49 +780,3 @@ def _denials_audited(identity: IdentityService, actor: Actor) -> Iterator[None]:
     except _Denied as denied:
         identity.authorize(actor, denied.permission)  # audits the denial and raises PermissionDenied
         raise PermissionDenied(actor.username, denied.permission, "role") from None  # pragma: no cover
-
-
-def _from_hit(fields: dict[str, Any]) -> dict[str, Any]:
-    """A draft opened from a matching hit keeps what the analyst saw under 'identifiers' (a catalogue field)."""
-    out = {
-        k: v
-        for k, v in fields.items()
-        if k not in ("identifier", "reports_seen", "holds_withheld_reports", "cross_border", "warninglists")
-    }
-    identifier = fields.get("identifier")
-    if isinstance(identifier, dict) and "identifiers" not in out:
-        out["identifiers"] = [
-            {"value": identifier.get("canonical") or identifier.get("input"), "type": identifier.get("kind")}
-        ]
-    return out
-
-
-def _check_decision(decision: Decision) -> None:
-    for name in ("reasons", "approved_by", "note", "override_reasons"):
-        value = getattr(decision, name)
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
-            raise InvalidInput(name, f"text of at most {MAX_TEXT} characters")
-    if len(decision.grounds) > 20:
-        raise InvalidInput("grounds", "at most 20 grounds")
-
-
-def _check_assessment(assessment: dict[str, Any]) -> dict[str, Any]:
-    """Dual criminality is assessed on the conduct, not the name of the offence (UN 35(2), BC 25(5))."""
-    conduct = assessment.get("conduct")
-    if not isinstance(conduct, str) or not conduct.strip():
-        raise RequestIncomplete(
-            [FieldProblem("dual_criminality.conduct", "describe the underlying conduct", "UN 35(2)")]
-        )
-    domestic = assessment.get("domestic_offence")
-    fulfilled = assessment.get("fulfilled")
-    if not isinstance(fulfilled, bool):
-        raise RequestIncomplete([FieldProblem("dual_criminality.fulfilled", "true or false", "UN 35(2)")])
-    if fulfilled and not domestic:
-        raise RequestIncomplete(
-            [
-                FieldProblem(
-                    "dual_criminality.domestic_offence", "the domestic offence the conduct amounts to", "UN 35(2)"
-                )
-            ]
-        )
-    return {"conduct": conduct[:MAX_TEXT], "domestic_offence": domestic, "fulfilled": fulfilled}

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from accord.cooperation.legal import Decision
 from accord.cooperation.output import content_hash, render_pdf, request_document
-from accord.cooperation.requests import Decision
 from accord.intel.models import MAX_VALUE_LENGTH
 from accord.web.auth import ApiActor, DisclosureHeaders, node_of
 

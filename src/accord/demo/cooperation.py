@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from accord.cooperation.requests import Decision
+from accord.cooperation.legal import Decision
 from accord.demo.evidence import CASE, POLICE
 from accord.demo.intel import SHARED_WALLET
 from accord.identity.actor import Actor
