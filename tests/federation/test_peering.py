@@ -121,3 +121,12 @@ def test_online_peering_and_signed_calls(
     assert refused.status_code == 401 and "suspended" in refused.json()["detail"]
     node.federation.set_status(operator, peer_node.keys.node_id, "active")
     assert peer_node.federation.call(node.keys.node_id, "GET", "/federation/v1/hello").status_code == 200
+
+
+def test_two_countries_know_each_other(two_countries: Any) -> None:
+    vn, ph = two_countries.vn, two_countries.ph
+    for side, other in ((vn, ph), (ph, vn)):
+        row = side.node.federation.peer(other.node_id)
+        assert row.own_party_id == side.party.id and row.base_url == other.url
+        answer = side.node.federation.call(other.node_id, "GET", "/federation/v1/hello")
+        assert answer.status_code == 200 and answer.json()["you"] == side.node_id

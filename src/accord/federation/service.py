@@ -93,7 +93,11 @@ class FederationService:
         with self._db.writing() as session:
             session.add(
                 PeerInvitation(
-                    nonce=nonce, created_at=now, expires_at=now + timedelta(days=days), created_by=actor.username
+                    nonce=nonce,
+                    created_at=now,
+                    expires_at=now + timedelta(days=days),
+                    created_by=actor.username,
+                    party_id=own.id,
                 )
             )
             self._audit.append(
@@ -125,7 +129,7 @@ class FederationService:
             now + timedelta(days=1),
             opened.nonce,
         )
-        return self._add_peer(actor, opened), reply
+        return self._add_peer(actor, opened, own.id), reply
 
     def deliver_acceptance(self, acceptance: dict[str, Any], inviter_url: str) -> None:
         """Send our acceptance to the inviting node so it registers us too (raises httpx errors when unreachable)."""
@@ -153,9 +157,10 @@ class FederationService:
             if invitation.accepted_by is not None:
                 raise InvalidPeeringDocument("the invitation it answers was already accepted")
             invitation.accepted_by = opened.node_id
-        return self._add_peer(actor, opened)
+            own_party_id = invitation.party_id
+        return self._add_peer(actor, opened, own_party_id)
 
-    def _add_peer(self, actor: Actor | None, opened: PeeringDocument) -> PeerView:
+    def _add_peer(self, actor: Actor | None, opened: PeeringDocument, own_party_id: str | None) -> PeerView:
         if opened.node_id == self._keys.node_id:
             raise InvalidInput("invitation", "this is this node's own document")
         party_id = self._peer_party(opened)
@@ -170,6 +175,7 @@ class FederationService:
                 public_key=opened.public_key,
                 base_url=opened.base_url,
                 party_id=party_id,
+                own_party_id=own_party_id,
                 status=ACTIVE,
                 status_reason=None,
                 added_at=now,
