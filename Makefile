@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-deps
 
-.PHONY: demo test test-sqlite lint bench bench-full bench-million bench-evidence format i18n clean system-deps postgres
+.PHONY: demo test test-sqlite lint bench bench-full bench-million bench-evidence bench-federation-evidence format i18n clean system-deps postgres
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench-full: bench
 # a million events on both backends (pymerkle as peer). About 10 minutes and 10 GB of free temporary space.
 bench-evidence: $(STAMP) postgres
 	$(BIN)/python bench/evidence.py --package-gib 2 --events 1000000
+
+# Federation: a 1 GiB evidence package between two nodes on loopback, the receiver killed at 40% and the send
+# resumed, beside a plain streamed HTTP PUT and cp of the same file. About 2 minutes, 4 GB of temporary space.
+bench-federation-evidence: $(STAMP)
+	$(BIN)/python bench/federation_evidence.py --gib 1
 
 # One million synthetic scam indicators: import on both backends, then a TAXII pull of them (about 15 minutes,
 # 3 GB of free temporary space).

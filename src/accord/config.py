@@ -116,6 +116,13 @@ class Settings:
     smtp_host: str = _setting("", "SMTP server for e-mail notifications (deadlines, new requests); empty: no e-mail.")
     smtp_port: int = _setting(25, "SMTP port.", minimum=1, maximum=65535)
     smtp_sender: str = _setting("", "From address of notification e-mails, e.g. accord@cybercrime.example.")
+    federation_sync_seconds: int = _setting(
+        60,
+        "Seconds between intelligence syncs with each peer inside accord serve (a failing peer backs off, "
+        "10 s doubling to an hour).",
+        minimum=5,
+        maximum=86_400,
+    )
     evidence_blob_dir: str = _setting(
         "blobs",
         "Folder of the evidence blob store (content-addressed by SHA-256; relative paths from home).",
@@ -131,6 +138,36 @@ class Settings:
     )
     evidence_package_max_entries: int = _setting(
         100_000, "Most files an evidence package may hold.", minimum=10, maximum=10_000_000
+    )
+    # Evidence transfers between peers (accord.federation.evidence_transfer). The largest package a peer may
+    # declare is evidence_package_max_bytes; a chunk is one request body, so it must fit the receiver's
+    # max_body_bytes (1 MiB by default, hence this default).
+    federation_transfer_chunk_bytes: int = _setting(
+        1024 * 1024,
+        "Size of the chunks this node sends evidence packages to peers in (each hashed and acknowledged once on the "
+        "peer's disk; a resumed send repeats at most one). At most the receiving node's max_body_bytes.",
+        minimum=64 * 1024,
+        maximum=64 * 1024 * 1024,
+    )
+    federation_transfer_retries: int = _setting(
+        6,
+        "Retries of one call to a peer during an evidence transfer or witnessing, with exponential backoff, before "
+        "the send stops and keeps its state (accord evidence resume continues it).",
+        minimum=0,
+        maximum=30,
+    )
+    federation_transfer_backoff_ms: int = _setting(
+        1000,
+        "First wait before retrying a call to a peer; doubled at each retry, at most 60 seconds.",
+        minimum=1,
+        maximum=60_000,
+    )
+    federation_transfer_stale_hours: int = _setting(
+        72,
+        "Incoming evidence transfers that received no chunk for this many hours and are not complete are deleted "
+        "with their chunks.",
+        minimum=1,
+        maximum=24 * 365,
     )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, metadata={"internal": True})
 

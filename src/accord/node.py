@@ -7,6 +7,7 @@ nodes side by side (federation tests will).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
@@ -25,7 +26,11 @@ from accord.evidence.custody import CustodyLog
 from accord.evidence.safezip import ZipLimits
 from accord.evidence.service import EvidenceService
 from accord.evidence.transfer import EvidencePackages
+from accord.federation.cooperation_link import CooperationLink
+from accord.federation.outbox import EnvelopeExchange
 from accord.federation.service import FederationService
+from accord.federation.sharing import SharingService
+from accord.federation.sync import IntelSync
 from accord.identity import validation
 from accord.identity.login import LoginPolicy, LoginService
 from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_keys, load_node_keys
@@ -67,7 +72,10 @@ class Node:
     _directory: Directory | None = field(default=None, repr=False)
     _evidence: EvidenceService | None = field(default=None, repr=False)
     _federation: FederationService | None = field(default=None, repr=False)
+    _sharing: SharingService | None = field(default=None, repr=False)
+    _intel_sync: IntelSync | None = field(default=None, repr=False)
     _evidence_packages: EvidencePackages | None = field(default=None, repr=False)
+    _envelopes: EnvelopeExchange | None = field(default=None, repr=False)
 
     @property
     def keys(self) -> NodeKeys:
@@ -105,19 +113,35 @@ class Node:
     def cooperation_requests(self) -> CooperationRequests:
         """Built on first use. Raises InvalidSetting when ``cooperation_catalogue`` does not load."""
         if self._requests is None:
-            smtp = SmtpSettings(self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_sender)
-            catalogue = load_legal_catalogue(self.settings)
-            self._requests = CooperationRequests(
-                self.db,
-                self.clock,
-                self.ids,
-                self.audit,
-                self.identity,
-                catalogue,
-                Mailer(smtp),
-                self._directory_for(catalogue),
-            )
+            self._requests, self._envelopes = self._wire_cooperation()
         return self._requests
+
+    @property
+    def envelopes(self) -> EnvelopeExchange:
+        """Signed envelopes to and from peers: the outbox (``deliver_due``) and the inbox. Raises InvalidSetting as
+        ``cooperation_requests`` does (cooperation envelopes are applied by the request service)."""
+        if self._envelopes is None:
+            self._requests, self._envelopes = self._wire_cooperation()
+        return self._envelopes
+
+    def _wire_cooperation(self) -> tuple[CooperationRequests, EnvelopeExchange]:
+        # Built together: requests to a peer's party travel as envelopes, and envelopes from peers are applied by
+        # the request service; neither works without the other.
+        smtp = SmtpSettings(self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_sender)
+        catalogue = load_legal_catalogue(self.settings)
+        requests = CooperationRequests(
+            self.db,
+            self.clock,
+            self.ids,
+            self.audit,
+            self.identity,
+            catalogue,
+            Mailer(smtp),
+            self._directory_for(catalogue),
+        )
+        envelopes = EnvelopeExchange(self.db, self.clock, self.ids, self.audit, self.identity, lambda: self.keys)
+        CooperationLink(requests, envelopes, self.identity)
+        return requests, envelopes
 
     def _directory_for(self, catalogue: Catalogue) -> Directory:
         if self._directory is None:
@@ -142,6 +166,29 @@ class Node:
                 self.settings.node_country,
             )
         return self._federation
+
+    @property
+    def sharing(self) -> SharingService:
+        """What this node gives each peer (policies, preview, the feed peers pull)."""
+        if self._sharing is None:
+            self._sharing = SharingService(self.db, self.clock, self.audit, self.identity)
+        return self._sharing
+
+    @property
+    def intel_sync(self) -> IntelSync:
+        """Pulling (and pushing) intelligence from and to peers over TAXII 2.1."""
+        if self._intel_sync is None:
+            self._intel_sync = IntelSync(
+                self.db,
+                self.clock,
+                self.federation,
+                self.sharing,
+                self.intel,
+                self.keys,
+                self.identity,
+                interval=timedelta(seconds=self.settings.federation_sync_seconds),
+            )
+        return self._intel_sync
 
     @property
     def evidence(self) -> EvidenceService:

@@ -21,6 +21,7 @@ from accord.evidence.checkpoint import CheckpointError, parse_vkey, vkey
 from accord.evidence.report import package_report_pdf
 from accord.evidence.service import MANUAL_EVENTS, SOURCE_KINDS, ItemMetadata
 from accord.evidence.verify import KnownCheckpoint, verify_package
+from accord.federation.evidence_transfer import transfers_of
 from accord.identity.actor import Actor
 from accord.node import Node, package_limits
 
@@ -356,3 +357,100 @@ def log_add_cosignature(
     finally:
         node.close()
     typer.echo(f"cosignature by {stored['witness']} on tree size {stored['tree_size']} kept")
+
+
+# -- sending to peers (accord.federation.evidence_transfer) ----------------------------------------------------
+
+
+def _peer_id(node: Node, peer: str) -> str:
+    """A peer named by node id or by name (case-insensitive)."""
+    for view in node.federation.peers(operator()):
+        if peer in (view.node_id, view.name) or peer.casefold() == view.name.casefold():
+            return view.node_id
+    raise InvalidInput("--to", f"no peer {peer!r}; see accord peer list")
+
+
+def _echo_sent(result: Any) -> None:
+    typer.echo(f"delivered: {result.size} bytes, {result.bytes_resent} bytes resent")
+    typer.echo(json.dumps(result.receipt, indent=2))
+    if result.witness_error:
+        typer.echo(f"accord: warning: the peer's cosignature was not kept: {result.witness_error}", err=True)
+
+
+@evidence_app.command("send")
+def send(
+    ctx: typer.Context,
+    what: Annotated[list[str], typer.Argument(help="Item ids, or one case reference.")],
+    to: Annotated[str, typer.Option("--to", help="The peer (node id or name) to send to.")],
+    purpose: PurposeOption = "transfer to a foreign authority",
+    legal_basis: Annotated[str | None, typer.Option(help="The request or agreement the transfer answers.")] = None,
+) -> None:
+    """Export a package and send it to a peer in hashed chunks; prints the transfer id, then the peer's receipt."""
+    items = [w for w in what if w.startswith(ITEM_PREFIX)]
+    if (items and len(items) != len(what)) or (not items and len(what) != 1):
+        raise InvalidInput("WHAT", "give item ids or one case reference")
+    node = ctx_of(ctx).node()
+    try:
+        peer_id = _peer_id(node, to)
+        transfers = transfers_of(node)
+        peer = node.federation.peer(peer_id)
+        actor = operator() if peer.own_party_id is None else _acting_for(node, peer.own_party_id)
+        state = transfers.sender.prepare(
+            actor,
+            peer_id,
+            item_ids=items,
+            case_reference=None if items else what[0],
+            purpose=purpose,
+            legal_basis=legal_basis,
+        )
+        typer.echo(f"transfer {state['transfer_id']}")
+        with typer.progressbar(length=state["size"], label="sending", file=sys.stderr) as bar:
+            result = transfers.resume(actor, state["transfer_id"], bar.update)
+        _echo_sent(result)
+    finally:
+        node.close()
+
+
+@evidence_app.command("resume")
+def resume(ctx: typer.Context, transfer_id: Annotated[str, typer.Argument(help="The transfer's id.")]) -> None:
+    """Continue an interrupted send: only the chunks the peer does not hold yet are sent."""
+    node = ctx_of(ctx).node()
+    try:
+        transfers = transfers_of(node)
+        state = transfers.sender.spool.state(transfer_id)
+        if state is None:
+            raise InvalidInput("TRANSFER_ID", f"no outgoing transfer {transfer_id!r}; see accord evidence transfers")
+        peer = node.federation.peer(state["peer"])
+        actor = operator() if peer.own_party_id is None else _acting_for(node, peer.own_party_id)
+        with typer.progressbar(length=state["size"], label="sending", file=sys.stderr) as bar:
+            result = transfers.resume(actor, transfer_id, bar.update)
+        _echo_sent(result)
+    finally:
+        node.close()
+
+
+@evidence_app.command("transfers")
+def transfers(ctx: typer.Context) -> None:
+    """Outgoing and incoming evidence transfers: id, direction, peer, state, chunks held, size, last error."""
+    node = ctx_of(ctx).node()
+    try:
+        for t in transfers_of(node).transfers():
+            typer.echo(
+                f"{t['transfer_id']}\t{t['direction']}\t{t.get('peer_name') or t['peer']}\t{t['status']}\t"
+                f"{t['held_chunks']}/{t['chunks']} chunks\t{t['size']} bytes\t{t['updated_at']}\t"
+                f"{t.get('last_error') or t.get('reason') or ''}"
+            )
+    finally:
+        node.close()
+
+
+@evidence_app.command("witness")
+def witness(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="The peer (node id or name).")]) -> None:
+    """Check the peer's latest custody head against the last one seen, cosign it and send the cosignature back."""
+    node = ctx_of(ctx).node()
+    try:
+        result = transfers_of(node).witness(operator(), _peer_id(node, peer))
+    finally:
+        node.close()
+    since = f"consistent with size {result.previous_size}" if result.previous_size is not None else "first seen"
+    typer.echo(f"cosigned {result.origin} at size {result.tree_size} (root {result.root_hash}; {since})")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import Abort, TyperException
 
-from accord.cli import admin, audit, config, cooperation, evidence, intel, lookup, node, peer, server
+from accord.cli import admin, audit, config, cooperation, evidence, intel, lookup, node, peer, server, sharing
 from accord.cli.context import CliContext, parse_setting_flags
 from accord.config import InvalidSetting
 from accord.errors import AccordError, InvalidInput
@@ -40,6 +40,7 @@ app.command("init")(node.init)
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)
 app.command("lookup")(lookup.lookup)
+app.command("sync")(sharing.sync)
 
 
 @app.callback()

@@ -143,3 +143,39 @@ def ping(ctx: typer.Context, node_id: Annotated[str, typer.Argument()]) -> None:
         raise typer.Exit(1)
     answer = response.json()
     typer.echo(f"{answer['node_id']} ({answer['name']}, {answer['country']}) knows this node as {answer['you']}")
+
+
+@peer_app.command("outbox")
+def outbox(
+    ctx: typer.Context,
+    node_id: Annotated[str | None, typer.Argument(help="Only this peer's envelopes.")] = None,
+) -> None:
+    """Envelopes not delivered yet, per peer: status, kind, attempts, next attempt, last error."""
+    node = ctx_of(ctx).node()
+    try:
+        items = node.envelopes.outbox(operator(), node_id)
+    finally:
+        node.close()
+    if not items:
+        typer.echo("outbox empty: every envelope has its receipt")
+    for item in items:
+        typer.echo(
+            f"{item.peer_node_id}\t{item.peer_name}\t{item.status}\t{item.kind}\t{item.envelope_id}\t"
+            f"attempts={item.attempts}\tnext={item.next_attempt_at.isoformat()}\t{item.last_error or ''}"
+        )
+
+
+@peer_app.command("deliver")
+def deliver(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="At most this many envelopes (1-10000).", min=1, max=10_000)] = 100,
+) -> None:
+    """Deliver due envelopes to active peers now (the server does this in the background); exit 1 if any failed."""
+    node = ctx_of(ctx).node()
+    try:
+        report = node.envelopes.deliver_due(limit)
+    finally:
+        node.close()
+    typer.echo(f"delivered {report.delivered}, to retry {report.retrying}, refused by the peer {report.refused}")
+    if report.retrying or report.refused:
+        raise typer.Exit(1)

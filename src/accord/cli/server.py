@@ -17,6 +17,7 @@ from accord.demo.evidence import CASE, seed_evidence
 from accord.demo.intel import seed_intel
 from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
 from accord.errors import InvalidInput
+from accord.federation.worker import start_federation_loop
 from accord.node import init_node, open_node
 from accord.web.app import create_app
 
@@ -42,6 +43,7 @@ def serve(
     typer.echo(f"Accord node {settings.node_name} on http://{settings.host}:{settings.port}/")
     stop = threading.Event()
     start_ticker(settings, stop)
+    start_federation_loop(settings, stop)
     try:
         uvicorn.run(
             app, host=settings.host, port=settings.port, proxy_headers=settings.trust_proxy_headers, log_level="info"

@@ -42,6 +42,7 @@ from accord.cooperation.models import (
     PreservationHold,
 )
 from accord.cooperation.notify import Mailer
+from accord.cooperation.relay import HOLD, MESSAGE, REQUEST, Change, Relay
 from accord.cooperation.validation import (
     FieldProblem,
     RequestIncomplete,
@@ -88,6 +89,8 @@ class CooperationRequests:
         self._audit = audit
         self._identity = identity
         self.catalogue = catalogue
+        # Set by the federation when the node has peers: called inside each change's transaction (see relay.py).
+        self.relay: Relay | None = None
 
     # -- drafts ----------------------------------------------------------------------------------------------
 
@@ -266,7 +269,8 @@ class CooperationRequests:
             rtype = self.catalogue.request_type(row.request_type)
             details = self._guard(session, row, rtype, actor, to, decision)
             self._move(session, row, actor, to, side, details)
-            if to == states.SENT:
+            relayed = self._relayed(session, row, Change(REQUEST, to, side, actor.username, details))
+            if to == states.SENT and not relayed:
                 self._deliver(session, row, rtype)
             self._audit.append(
                 session,
@@ -371,9 +375,14 @@ class CooperationRequests:
             row.decided_at = now
         self._after_move(session, row, to)
 
-    def _deliver(self, session: Session, row: CooperationRequest, rtype: RequestType) -> None:
-        """Both parties are on this node: the request is received as it is sent."""
-        self._move(session, row, None, states.RECEIVED, states.Side.NODE, {"channel": "accord (same node)"})
+    def _relayed(self, session: Session, row: CooperationRequest, change: Change) -> bool:
+        return self.relay is not None and self.relay(session, row, change)
+
+    def _deliver(
+        self, session: Session, row: CooperationRequest, rtype: RequestType, channel: str = "accord (same node)"
+    ) -> None:
+        """The request is received: as it is sent (both parties on this node), or as a peer node receives it."""
+        self._move(session, row, None, states.RECEIVED, states.Side.NODE, {"channel": channel})
         message = f"New {rtype.title.lower()} {row.reference}"
         if row.urgency == "emergency":
             message = f"EMERGENCY: {message}{self.alerts.contact_line(row.requested_party_id, escalate=False)}"
@@ -452,7 +461,8 @@ class CooperationRequests:
             if row.sent_at is None or row.state in states.FINAL:
                 raise states.IllegalTransition(row.state, kind, "messages go with a request that is sent and open")
             self._require_side(actor, row, side, kind)
-            self._record(session, row, actor, "message", None, kind, side, {"text": text.strip()})
+            self._record(session, row, actor, MESSAGE, None, kind, side, {"text": text.strip()})
+            self._relayed(session, row, Change(MESSAGE, kind, side, actor.username, {"text": text.strip()}))
             other = row.requested_party_id if side is states.Side.REQUESTING else row.requesting_party_id
             count = session.scalar(
                 select(func.count())
@@ -502,8 +512,9 @@ class CooperationRequests:
                         [FieldProblem("until", f"a new expiry after {hold.expires_at.isoformat()}", "UN 42(8)")]
                     )
                 details["until"], hold.expires_at = until.isoformat(), until
-            self._record(session, row, actor, "hold", hold.state, to, side, details)
+            self._record(session, row, actor, HOLD, hold.state, to, side, details)
             hold.state, hold.updated_at = to, now
+            self._relayed(session, row, Change(HOLD, to, side, actor.username, details))
             other = row.requested_party_id if side is states.Side.REQUESTING else row.requesting_party_id
             self.alerts.notify(
                 session, row, other, f"hold-{to}-{now.isoformat()}", f"Preservation {row.reference}: {to}"

@@ -62,7 +62,7 @@ class PeerSyncState(Base):
     __tablename__ = "peer_sync_state"
 
     peer_node_id: Mapped[str] = mapped_column(ForeignKey("peers.node_id", ondelete="CASCADE"), primary_key=True)
-    cursor: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the peer's opaque TAXII `next`
+    cursors: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: pull and push positions per TLP level
     objects_received: Mapped[int] = mapped_column(Integer, default=0)
     backlog: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the peer's estimate at the last pull
     failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive, for backoff

@@ -72,16 +72,23 @@ class _PeerKeys(HTTPSignatureKeyResolver):
         raise PeerAuthenticationFailed("no private keys here")
 
 
-def sign_request(request: httpx.Request, node_id: str, private_key: Ed25519PrivateKey) -> httpx.Request:
-    """Add Content-Digest, Signature-Input and Signature to ``request`` (in place) and return it."""
+def sign_message(
+    method: str, url: str, headers: Any, body: bytes, node_id: str, private_key: Ed25519PrivateKey
+) -> None:
+    """Add Content-Digest, Signature-Input and Signature to ``headers`` (a writable mapping), for any client."""
     signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_OwnKey(private_key))
     signer.sign(
-        _Message(request.method, str(request.url), request.headers),
+        _Message(method, url, headers),
         key_id=node_id,
         nonce=secrets.token_urlsafe(16),
         covered_component_ids=COVERED,
-        body=request.content,
+        body=body,
     )
+
+
+def sign_request(request: httpx.Request, node_id: str, private_key: Ed25519PrivateKey) -> httpx.Request:
+    """Sign an httpx request (in place) and return it."""
+    sign_message(request.method, str(request.url), request.headers, request.content, node_id, private_key)
     return request
 
 

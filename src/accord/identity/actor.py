@@ -19,7 +19,7 @@ class Actor:
     roles: frozenset[Role]
     # None for a browser session or the local operator: then roles alone decide. A token narrows to its scopes.
     scopes: frozenset[Scope] | None
-    via: str  # "session", "token" or "operator"
+    via: str  # "session", "token", "operator" or "peer" (another node, by its signed call)
     token_id: str | None = None
     party_kind: str | None = None
 
@@ -27,6 +27,8 @@ class Actor:
     def permissions(self) -> frozenset[Permission]:
         if self.via == "operator":
             return frozenset(Permission)
+        if self.via == "peer":
+            return PEER_PERMISSIONS
         granted: set[Permission] = set()
         for role in self.roles:
             granted |= ROLE_PERMISSIONS[role]
@@ -43,6 +45,24 @@ class Actor:
 
     def audit_ref(self) -> AuditActor:
         return AuditActor(id=self.user_id, name=self.username, party_id=self.party_id)
+
+
+# A peer node reads the feed its sharing policy gives it and submits intelligence of its own; nothing else.
+PEER_PERMISSIONS = frozenset({Permission.READ_INTEL, Permission.SUBMIT_INTEL})
+
+
+def peer_actor(node_id: str, name: str, country: str, party_id: str) -> Actor:
+    """Another node calling with a signature made by its key (federation.signing); it acts for its party here."""
+    return Actor(
+        user_id=None,
+        username=f"peer:{node_id}",
+        party_id=party_id,
+        party_name=name,
+        country=country,
+        roles=frozenset(),
+        scopes=None,
+        via="peer",
+    )
 
 
 def operator_actor(login: str) -> Actor:

@@ -363,6 +363,10 @@ class IntelService:
 
     def audience(self, actor: Actor) -> Audience:
         """What ``actor`` may see (markings.py holds the rule); one query for their sharing groups."""
+        if actor.via == "peer":
+            # A peer node sees only what its sharing policy gives it (federation.sharing), never the markings
+            # view a local party gets: that would pass on what other peers sent us (Convention Art. 36(3)).
+            raise PermissionDenied(actor.username, "read intelligence here (peers read their shared feed)", "role")
         groups: list[str] = []
         if actor.party_id is not None:
             with self._db.reading() as session:

@@ -31,6 +31,11 @@ def insert_rows(session: Session, table: type[Base], rows: Sequence[dict[str, An
     _executemany(session, table, _insert(session, table), rows)
 
 
+def insert_missing(session: Session, table: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (all with the same keys) whose primary key is not there yet; the others are left as they are."""
+    _executemany(session, table, _insert(session, table).on_conflict_do_nothing(), rows)
+
+
 def upsert(
     session: Session, table: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import accord.audit.models
 import accord.cooperation.models
 import accord.evidence.models
+import accord.federation.envelope_models
 import accord.federation.models
 import accord.identity.models
 import accord.intel.models

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from accord import __version__
 from accord.audit.service import Disclosure
 from accord.errors import InvalidInput, NotFound
-from accord.identity.actor import Actor
+from accord.identity.actor import Actor, peer_actor
 from accord.identity.errors import AuthenticationFailed
 from accord.identity.vocabulary import Permission
 from accord.intel.collections import COLLECTIONS, MAX_PAGE, ObjectFilter, StoredVersion, collection_id
@@ -37,8 +37,20 @@ FEED_PURPOSE = "TAXII collection synchronisation"
 MAX_ENVELOPE_OBJECTS = 10_000
 
 
-def taxii_actor(request: Request) -> Actor:
-    """Basic (user name + API token as password) or Bearer; TAXII clients such as taxii2-client send Basic."""
+async def taxii_actor(request: Request) -> Actor:
+    """A peer node by its signed call (RFC 9421, federation.signing), else a user: Basic (user name + API token as
+    password) or Bearer; TAXII clients such as taxii2-client send Basic."""
+    node = node_of(request)
+    if "signature-input" in request.headers:
+        body = await request.body()
+        peer = await run_in_threadpool(
+            node.federation.authenticate, request.method, str(request.url), request.headers, body
+        )
+        return peer_actor(peer.node_id, peer.name, peer.country, peer.party_id)
+    return await run_in_threadpool(_user_actor, request)
+
+
+def _user_actor(request: Request) -> Actor:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     node = node_of(request)
     if scheme.lower() == "bearer" and value.strip():
@@ -53,6 +65,10 @@ def taxii_actor(request: Request) -> Actor:
             raise AuthenticationFailed("token belongs to another user")
         return actor
     raise AuthenticationFailed("no credentials")
+
+
+def peer_node_id(actor: Actor) -> str | None:
+    return actor.username.removeprefix("peer:") if actor.via == "peer" else None
 
 
 TaxiiActor = Annotated[Actor, Depends(taxii_actor)]
@@ -218,9 +234,31 @@ def get_objects(
     match_spec_version: Annotated[str | None, Query(alias="match[spec_version]", max_length=100)] = None,
 ) -> Response:
     tlp = _readable(request, actor, api_root, collection)
+    peer = peer_node_id(actor)
+    if peer is not None:
+        return _peer_feed(request, peer, tlp, limit, next, (added_after, match_id, match_type, match_version))
     flt = _filter(tlp, limit, next, added_after, match_id, match_type, match_version, match_spec_version)
     page, more = node_of(request).intel.collection_page(actor, flt, Disclosure(purpose=FEED_PURPOSE))
     return _envelope(page, more, _page_headers(page))
+
+
+def _peer_feed(
+    request: Request, node_id: str, tlp: Tlp, limit: int | None, token: str | None, filters: tuple[str | None, ...]
+) -> Response:
+    """A peer node reads what its sharing policy gives it (federation.sharing), every version, in store order.
+    Its ``next`` is a position that never expires and is returned even on the last page, so the peer can
+    store it and ask "anything after this?" later; filters other than versions are not offered to peers."""
+    if any(f for f in filters[:3]) or filters[3] not in (None, "all"):
+        raise InvalidInput("match", "a peer's feed takes limit and next only (every version, in store order)")
+    page = node_of(request).sharing.feed_page(node_id, tlp, token, min(limit or MAX_PAGE, MAX_PAGE))
+    headers = {**_page_headers(page.objects), "X-Accord-Behind": str(page.behind)}
+    head: dict[str, Any] = {"more": page.more}
+    if page.next_token:
+        head["next"] = page.next_token
+    text = json.dumps(head)
+    if page.objects:
+        text = text[:-1] + ', "objects": [' + ",".join(v.content for v in page.objects) + "]}"
+    return Response(text.encode(), media_type=TAXII_MEDIA, headers=headers)
 
 
 @router.get("/{api_root}/collections/{collection}/objects/{object_id}/")
@@ -327,7 +365,12 @@ async def add_objects(request: Request, actor: TaxiiActor, api_root: str, collec
         raise InvalidInput("objects", f"an envelope holds a list of at most {MAX_ENVELOPE_OBJECTS} objects")
     node = node_of(request)
     status_id = node.ids.new_id("status").removeprefix("status--")
-    report = await run_in_threadpool(lambda: node.intel.import_objects(actor, objects, tlp=tlp, source="taxii"))
+    peer = peer_node_id(actor)
+    if peer is not None:
+        # A peer pushing to us: stored as its party's, with the sending node recorded (federation.sync).
+        report = await run_in_threadpool(lambda: node.intel_sync.receive(peer, tlp, objects, pushed=True))
+    else:
+        report = await run_in_threadpool(lambda: node.intel.import_objects(actor, objects, tlp=tlp, source="taxii"))
     body = {"id": status_id, "request_timestamp": timestamp(node.clock.now()), **status_resource(report)}
     body.pop("duplicate_count", None)
     body["successes"] = [

@@ -18,7 +18,10 @@ from accord.cooperation import pages as cooperation_pages
 from accord.cooperation import routes as cooperation_routes
 from accord.evidence import pages as evidence_pages
 from accord.evidence import routes as evidence_routes
+from accord.federation import envelope_routes
+from accord.federation import pages as federation_pages
 from accord.federation import routes as federation_routes
+from accord.federation import transfer_routes as federation_transfer_routes
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
@@ -94,6 +97,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(cooperation_routes.router, prefix="/api/v1")
     app.include_router(evidence_routes.router, prefix="/api/v1")
     app.include_router(federation_routes.router)
+    app.include_router(federation_transfer_routes.router)
+    app.include_router(envelope_routes.router)
     app.include_router(taxii_routes.router)
     app.include_router(shell_pages.router)
     app.include_router(identity_pages.router)
@@ -102,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
     app.include_router(matching_pages.router)
     app.include_router(evidence_pages.router)
     app.include_router(cooperation_pages.router)
+    app.include_router(federation_pages.router)
     app.add_middleware(ChooseLocale, default=settings.default_locale)
     app.add_middleware(
         BodyLimit,

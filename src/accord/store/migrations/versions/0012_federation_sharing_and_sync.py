@@ -12,7 +12,6 @@ from alembic import op
 
 import accord.store.base
 
-
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
@@ -47,7 +46,7 @@ def upgrade() -> None:
     op.create_table(
         "peer_sync_state",
         sa.Column("peer_node_id", sa.String(length=64), nullable=False),
-        sa.Column("cursor", sa.String(length=200), nullable=True),
+        sa.Column("cursors", sa.Text(), nullable=True),
         sa.Column("objects_received", sa.Integer(), nullable=False),
         sa.Column("backlog", sa.Integer(), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
