@@ -20,7 +20,7 @@ def test_loop_pulls_from_due_peers(two_countries: TwoCountries, operator: Actor)
     thread = start_federation_loop(ph.node.settings, stop, tick=0.1)
     try:
         deadline = time.monotonic() + 30
-        while count_rows(ph.node, "intel_objects") < 5 and time.monotonic() < deadline:
+        while count_rows(vn.node, "custody_cosignatures") < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         stop.set()
@@ -28,3 +28,5 @@ def test_loop_pulls_from_due_peers(two_countries: TwoCountries, operator: Actor)
     assert not thread.is_alive()
     assert count_rows(ph.node, "intel_objects") == 5
     assert count_rows(ph.node, "intel_received", "peer_node_id = :n", n=vn.node_id) == 5
+    # PH witnessed VN's custody head after syncing with it: VN holds PH's cosignature.
+    assert count_rows(vn.node, "custody_cosignatures") == 1

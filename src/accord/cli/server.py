@@ -14,6 +14,7 @@ from accord.cli.context import ctx_of, operator
 from accord.cli.cooperation import start_ticker
 from accord.demo.cooperation import seed_cooperation
 from accord.demo.evidence import CASE, seed_evidence
+from accord.demo.federation import play
 from accord.demo.intel import seed_intel
 from accord.demo.seed import DEMO_NODE_COUNTRY, DEMO_NODE_NAME, seed_identity
 from accord.errors import InvalidInput
@@ -62,8 +63,19 @@ def demo(
     data_dir: Annotated[
         Path | None, typer.Option(help="Folder with MITRE ATT&CK in STIX 2.1 (default: ../shared/data if present).")
     ] = None,
+    nodes: Annotated[
+        int,
+        typer.Option(
+            help="1: one node with three countries' parties; 3: three peered national nodes on ports P, P+1, P+2 "
+            "playing a cross-border case."
+        ),
+    ] = 1,
 ) -> None:
-    """Create a fresh demo node on SQLite with parties and users from three countries, then serve it."""
+    """Create a fresh demo on SQLite (one node, or three peered national nodes), then serve it."""
+    if nodes not in (1, 3):
+        raise InvalidInput("--nodes", "1 (one node) or 3 (three peered national nodes)")
+    if nodes == 3 and port > 65535 - 2:
+        raise InvalidInput("--port", "the three nodes need ports P, P+1 and P+2")
     home = folder.resolve()
     if data_dir is None and DEFAULT_DATA_DIR.exists():
         data_dir = DEFAULT_DATA_DIR
@@ -73,6 +85,10 @@ def demo(
         shutil.rmtree(home)
     home.mkdir(parents=True)
     (home / DEMO_MARKER).write_text("This folder is recreated by `accord demo`.\n", encoding="utf-8")
+    if nodes == 3:
+        typer.echo(f"Three national nodes in {home}: Viet Nam, the Philippines and Ghana")
+        play(home, port, operator(), serve=not seed_only, echo=typer.echo)
+        return
     # The demo always runs on its own SQLite file, whatever ACCORD_DATABASE_URL says.
     settings = ctx_of(ctx).settings(home=home, database_url="", host="127.0.0.1", port=port)
     init_node(settings, DEMO_NODE_NAME, DEMO_NODE_COUNTRY)
