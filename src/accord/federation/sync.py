@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -166,22 +167,32 @@ class IntelSync:
         return report
 
     def _pull(self, session: requests.Session, peer: Peer, report: SyncReport, max_pages: int | None) -> None:
+        """Page by page per level; the next page is fetched while this one is stored (its token comes with this
+        page), so the sender's work and ours overlap. A position is saved only once its page is stored."""
         positions = self._positions(peer.node_id)
         report.behind = 0
-        for level in LEVELS:
-            collection = self._collection(session, peer, level)
-            while max_pages is None or report.pages < max_pages:
-                envelope = collection.get_objects(next=positions["pull"].get(str(level)), limit=PAGE, version="all")
-                report.pages += 1
-                objects = envelope.get("objects") or []
-                if objects:
-                    self._store(peer, level, objects, report)
-                if envelope.get("next"):
-                    positions["pull"][str(level)] = envelope["next"]
-                    self._save_positions(peer.node_id, positions)
-                report.behind = max(report.behind, _behind(session))
-                if not envelope.get("more"):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-prefetch") as prefetch:
+            for level in LEVELS:
+                if max_pages is not None and report.pages >= max_pages:
                     break
+                collection = self._collection(session, peer, level)
+
+                def fetch(token: str | None, collection: Collection = collection) -> dict[str, Any]:
+                    return dict(collection.get_objects(next=token, limit=PAGE, version="all"))
+
+                pending: Future[dict[str, Any]] | None = prefetch.submit(fetch, positions["pull"].get(str(level)))
+                while pending is not None:
+                    envelope = pending.result()
+                    report.pages += 1
+                    more = bool(envelope.get("more")) and (max_pages is None or report.pages < max_pages)
+                    pending = prefetch.submit(fetch, envelope["next"]) if more and envelope.get("next") else None
+                    objects = envelope.get("objects") or []
+                    if objects:
+                        self._store(peer, level, objects, report)
+                    if envelope.get("next"):
+                        positions["pull"][str(level)] = envelope["next"]
+                        self._save_positions(peer.node_id, positions)
+                    report.behind = max(report.behind, _behind(session))
 
     def _store(self, peer: Peer, level: Tlp, objects: list[Any], report: SyncReport) -> None:
         result = self.receive(peer.node_id, level, objects)
