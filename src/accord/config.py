@@ -143,11 +143,11 @@ class Settings:
     # declare is evidence_package_max_bytes; a chunk is one request body, so it must fit the receiver's
     # max_body_bytes (1 MiB by default, hence this default).
     federation_transfer_chunk_bytes: int = _setting(
-        1024 * 1024,
+        8 * 1024 * 1024,
         "Size of the chunks this node sends evidence packages to peers in (each hashed and acknowledged once on the "
-        "peer's disk; a resumed send repeats at most one). At most the receiving node's max_body_bytes.",
+        "peer's disk; a resumed send repeats at most one). Peers accept up to 16 MiB.",
         minimum=64 * 1024,
-        maximum=64 * 1024 * 1024,
+        maximum=16 * 1024 * 1024,
     )
     federation_transfer_retries: int = _setting(
         6,

@@ -141,6 +141,18 @@ def test_oversized_body_is_413(client, world: World, node: Node) -> None:
     assert answer.headers["content-type"] == "application/problem+json"
 
 
+def test_evidence_chunks_from_peers_have_their_own_body_limit(client, node: Node) -> None:
+    """A chunk of an evidence transfer may exceed max_body_bytes (up to MAX_CHUNK_BYTES); nothing else may."""
+    from accord.federation.evidence_receive import MAX_CHUNK_BYTES
+
+    path = "/federation/v1/transfers/evidence-transfer--x/chunks/0"
+    fits = client.put(path, content=b"x" * (node.settings.max_body_bytes + 1))
+    assert fits.status_code == 422  # read whole, then refused for its missing Content-Digest: not a 413
+    too_big = client.put(path, content=b"x" * (MAX_CHUNK_BYTES + 1))
+    assert too_big.status_code == 413
+    assert client.post("/federation/v1/transfers", content=b"x" * (node.settings.max_body_bytes + 1)).status_code == 413
+
+
 def test_openapi_document_lists_the_api(client) -> None:
     document = client.get("/api/openapi.json").json()
     assert {"/api/v1/me", "/api/v1/parties", "/api/v1/users", "/api/v1/tokens", "/api/v1/audit"} <= set(

@@ -1,8 +1,9 @@
 """The receiving side of evidence transfers: a peer declares a package, sends it in hashed chunks, completes it.
 
 1. Declaration (``declare``): the transfer id the sender chose, size, SHA-256 and chunk size, checked against
-   this node's limits (``evidence_package_max_bytes``; a chunk is one request body, so at most
-   ``max_body_bytes``). The package file is preallocated; declaring the same transfer again is a no-op.
+   this node's limits (``evidence_package_max_bytes``; a chunk is one request body, at most ``MAX_CHUNK_BYTES``,
+   which the body limit lets through under the transfers path only). The package file is preallocated;
+   declaring the same transfer again is a no-op.
 2. Chunks (``put_chunk``): each arrives with its RFC 9530 ``Content-Digest`` (sha-256), checked before anything
    else; the chunk is written at its offset and fsynced before it is acknowledged. A chunk already held is a
    no-op, so a sender that lost an answer just sends again.
@@ -61,6 +62,9 @@ SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # RFC 9530 §2: Content-Digest is a Structured Field Dictionary; we need its sha-256 member (§5, "sha-256").
 CONTENT_DIGEST_SHA256 = re.compile(r"(?:^|,)\s*sha-256=:([A-Za-z0-9+/]+=*):\s*(?=,|$)")
 MIN_CHUNK_BYTES = 64 * 1024  # below this the per-request signing costs more than the bytes
+# A chunk is one request body, held in memory while its digest and signature are checked: bounded here, and by
+# the web app's body limit for the transfers path (web/app.py), whatever max_body_bytes says for other requests.
+MAX_CHUNK_BYTES = 16 * 1024 * 1024
 MAX_CHUNKS = 1 << 20  # digest file of at most 32 MiB; with 1 MiB chunks, packages up to 1 TiB
 MAX_OPEN_PER_PEER = 8  # declared but incomplete transfers per peer: preallocation must not fill the disk
 MAX_PURPOSE = 1000

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from accord.errors import AccordError, InvalidInput, NotFound
 from accord.evidence.checkpoint import CheckpointError
 from accord.evidence.service import EvidenceService
 from accord.evidence.transfer import EvidencePackages
-from accord.federation.evidence_receive import TransferReceiver
+from accord.federation.evidence_receive import MAX_CHUNK_BYTES, RECEIVING, TransferReceiver
 from accord.federation.models import Peer
 from accord.federation.service import ACTIVE, FederationService
 from accord.federation.signing import sign_request
@@ -48,6 +48,8 @@ from accord.federation.witnessing import (
 )
 from accord.identity.actor import Actor
 from accord.identity.node_keys import NodeKeys
+from accord.identity.service import IdentityService
+from accord.identity.vocabulary import Permission
 from accord.ids import IdSource
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ MAX_BACKOFF_SECONDS = 60.0
 SAVE_EVERY_CHUNKS = 64  # the sender's own record of progress; the receiver's answer is what a resume trusts
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 EXPORTED, SENDING, INTERRUPTED, REFUSED, DELIVERED = "exported", "sending", "interrupted", "refused", "delivered"
+# Not finished either way: an outgoing send that may still be resumed, an incoming package still arriving.
+IN_PROGRESS = frozenset({EXPORTED, SENDING, INTERRUPTED, RECEIVING})
 
 Progress = Callable[[int], None]
 
@@ -470,6 +474,48 @@ def link_name(state: dict[str, Any]) -> str:
     return str(state.get("peer_name") or state.get("peer"))
 
 
+@dataclass(frozen=True)
+class TransferSummary:
+    """What an operator sees of one transfer: no purpose, items or hashes, only how far it got."""
+
+    transfer_id: str
+    direction: str  # outgoing, incoming
+    peer_node_id: str
+    size: int
+    chunks: int
+    acknowledged: int  # chunks the receiving side holds
+    status: str
+    in_progress: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> TransferSummary:
+        chunks = int(state.get("chunks") or 0)
+        held = chunks if state.get("status") == DELIVERED else int(state.get("held_chunks") or 0)
+        return cls(
+            transfer_id=str(state["transfer_id"]),
+            direction=str(state["direction"]),
+            peer_node_id=str(state["peer"]),
+            size=int(state.get("size") or 0),
+            chunks=chunks,
+            acknowledged=min(held, chunks),
+            status=str(state.get("status")),
+            in_progress=state.get("status") in IN_PROGRESS,
+            created_at=_parsed(state.get("created_at")),
+            updated_at=_parsed(state.get("updated_at")),
+            last_error=state.get("last_error") or state.get("reason") or state.get("witness_error"),
+        )
+
+
+def _parsed(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 @dataclass
 class EvidenceTransfers:
     """Both sides of evidence transfers for one node."""
@@ -477,6 +523,7 @@ class EvidenceTransfers:
     sender: TransferSender
     receiver: TransferReceiver
     witnessing: Witnessing
+    identity: IdentityService
 
     def send_package(
         self,
@@ -506,6 +553,21 @@ class EvidenceTransfers:
         listed = self.sender.transfers() + self.receiver.transfers()
         return sorted(listed, key=lambda t: str(t.get("created_at")), reverse=True)
 
+    def with_peer(self, actor: Actor, peer_node_id: str) -> list[TransferSummary]:
+        """Transfers to and from one peer, newest first. Raises PermissionDenied without READ_EVIDENCE."""
+        self.identity.authorize(actor, Permission.READ_EVIDENCE)
+        return [TransferSummary.of(t) for t in self.transfers() if t.get("peer") == peer_node_id]
+
+    def in_progress(self, actor: Actor) -> dict[str, int]:
+        """Per peer node id, how many transfers to or from it are not finished. Raises PermissionDenied without
+        READ_EVIDENCE."""
+        self.identity.authorize(actor, Permission.READ_EVIDENCE)
+        counts: dict[str, int] = {}
+        for t in self.transfers():
+            if t.get("status") in IN_PROGRESS:
+                counts[str(t["peer"])] = counts.get(str(t["peer"]), 0) + 1
+        return counts
+
 
 def transfers_of(node: Node, *, sleep: Callable[[float], None] = time.sleep) -> EvidenceTransfers:
     """Wire evidence transfers from a node's services and settings (cheap: no I/O)."""
@@ -534,7 +596,7 @@ def transfers_of(node: Node, *, sleep: Callable[[float], None] = time.sleep) -> 
         settings.home,
         node.keys.node_id,
         max_package_bytes=settings.evidence_package_max_bytes,
-        max_chunk_bytes=settings.max_body_bytes,
+        max_chunk_bytes=MAX_CHUNK_BYTES,
         stale_after=timedelta(hours=settings.federation_transfer_stale_hours),
     )
-    return EvidenceTransfers(sender, receiver, witnessing)
+    return EvidenceTransfers(sender, receiver, witnessing, node.identity)

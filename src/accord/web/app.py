@@ -22,6 +22,8 @@ from accord.federation import envelope_routes
 from accord.federation import pages as federation_pages
 from accord.federation import routes as federation_routes
 from accord.federation import transfer_routes as federation_transfer_routes
+from accord.federation.evidence_receive import MAX_CHUNK_BYTES
+from accord.federation.evidence_transfer import TRANSFERS_PATH
 from accord.identity import pages as identity_pages
 from accord.identity import routes as identity_routes
 from accord.ids import IdSource
@@ -121,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource 
             evidence_pages.UPLOAD_PATH: settings.evidence_max_item_bytes,
             **{path: settings.evidence_package_max_bytes for path in evidence_pages.PACKAGE_UPLOAD_PATHS},
         },
+        larger_under={f"{TRANSFERS_PATH}/": MAX_CHUNK_BYTES},
     )
     app.add_middleware(SecurityHeaders)
     return app

@@ -55,16 +55,28 @@ def _too_large(limit: int) -> HTTPException:
 class BodyLimit:
     """Refuses bodies over ``max_bytes``: by Content-Length up front, and by counting when the body is streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[str, int] | None = None,
+        larger_under: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}  # exact paths that declare their own limit (bundle uploads)
+        self.larger_under = larger_under or {}  # path prefixes with their own limit (evidence chunks from peers)
+
+    def limit_for(self, path: str) -> int:
+        if path in self.larger:
+            return self.larger[path]
+        return next((limit for prefix, limit in self.larger_under.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], self.max_bytes)
+        limit = self.limit_for(scope["path"])
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), b"")
         too_large = declared.isdigit() and int(declared) > limit
         seen = 0
