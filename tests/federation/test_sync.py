@@ -17,6 +17,7 @@ from accord.intel.collections import collection_id
 from accord.intel.vocabulary import Tlp
 from tests.conftest import count_rows
 from tests.federation.conftest import TwoCountries
+from tests.federation.cooperation_peers import FaultProxy, set_peer_url
 from tests.intel.conftest import TLP_AMBER, TLP_AMBER_STRICT, TLP_CLEAR, TLP_GREEN, TLP_RED, indicator
 
 
@@ -169,3 +170,37 @@ def test_suspended_peer_gets_nothing(two_countries: TwoCountries, operator: Acto
     with pytest.raises(requests.HTTPError):
         ph.node.intel_sync.sync(vn.node_id, push=False)
     assert count_rows(ph.node, "intel_objects") == 0
+
+
+@pytest.mark.parametrize("mode", ["error", "drop", "hang"])
+def test_a_failing_peer_loses_nothing_and_duplicates_nothing(
+    two_countries: TwoCountries, operator: Actor, mode: str
+) -> None:
+    """The peer answers 500, or the connection drops after the peer answered, or the peer hangs past the
+    timeout: the sync fails and says why, keeps its position, and the next sync completes the set exactly."""
+    vn, ph = two_countries.vn, two_countries.ph
+    vn.node.intel.import_objects(operator, scam_reports(1, 1500), owner=vn.party.id, source="test")
+    ph.node.intel_sync.sync(vn.node_id, push=False, max_pages=2)  # CLEAR (empty) and a first GREEN page
+    assert count_rows(ph.node, "intel_objects") == 1000
+    ph.node.intel_sync.timeout = (2.0, 0.5)
+    with FaultProxy(vn.url, mode).running() as proxy:
+        set_peer_url(ph.node, vn.node_id, proxy.url)
+        with pytest.raises(requests.RequestException):
+            ph.node.intel_sync.sync(vn.node_id, push=False)
+        assert proxy.requests >= 1
+    state = {s.node_id: s for s in ph.node.intel_sync.status(operator)}[vn.node_id]
+    assert state.failures == 1 and state.last_error
+    set_peer_url(ph.node, vn.node_id, vn.url)
+    rest = ph.node.intel_sync.sync(vn.node_id, push=False)
+    assert rest.stored == 500
+    assert count_rows(ph.node, "intel_objects") == 1500
+    assert count_rows(ph.node, "intel_received") == 1500
+
+
+def test_the_same_push_delivered_twice_is_stored_once(two_countries: TwoCountries, operator: Actor) -> None:
+    vn, ph = two_countries.vn, two_countries.ph
+    objects = scam_reports(1, 20)
+    first = ph.node.intel_sync.receive(vn.node_id, Tlp.GREEN, objects, pushed=True)
+    again = ph.node.intel_sync.receive(vn.node_id, Tlp.GREEN, objects, pushed=True)
+    assert (first.duplicates, again.duplicates) == (0, 20)
+    assert count_rows(ph.node, "intel_objects") == 20 and count_rows(ph.node, "intel_received") == 20

@@ -80,9 +80,13 @@ class NodeSignatureAuth(requests.auth.AuthBase):
 
 
 class _TimeoutAdapter(HTTPAdapter):
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self._timeout = timeout
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
-            kwargs["timeout"] = TIMEOUT
+            kwargs["timeout"] = self._timeout
         return super().send(request, **kwargs)
 
 
@@ -133,6 +137,7 @@ class IntelSync:
         identity: IdentityService,
         *,
         interval: timedelta = timedelta(minutes=1),
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -142,6 +147,7 @@ class IntelSync:
         self._keys = keys
         self._identity = identity
         self.interval = interval
+        self.timeout = timeout  # (connect, read) seconds for every call to a peer
         self._operator = operator_actor("federation-sync")
 
     # -- one peer --------------------------------------------------------------------------------------------
@@ -338,7 +344,7 @@ class IntelSync:
     # -- transport -------------------------------------------------------------------------------------------
 
     def _session(self) -> _Connection:
-        return _Connection(self._keys)
+        return _Connection(self._keys, self.timeout)
 
     def _collection(self, connection: requests.Session, peer: Peer, level: Tlp) -> Collection:
         url = f"{peer.base_url}/taxii2/accord/collections/{collection_id(level)}/"
@@ -351,11 +357,11 @@ class IntelSync:
 class _Connection(requests.Session):
     """A requests session whose every request is signed with the node key and times out."""
 
-    def __init__(self, keys: NodeKeys) -> None:
+    def __init__(self, keys: NodeKeys, timeout: tuple[float, float]) -> None:
         super().__init__()
         self.auth = NodeSignatureAuth(keys)
         self.behind = 0
-        adapter = _TimeoutAdapter()
+        adapter = _TimeoutAdapter(timeout)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         self.hooks["response"].append(self._remember)
