@@ -19,16 +19,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accord.audit.service import AuditActor, AuditLog
 from accord.clock import Clock
+from accord.cooperation.models import CooperationRequest
 from accord.errors import InvalidInput
 from accord.federation.envelope_models import InboxEnvelope, OutboxEnvelope
 from accord.federation.envelopes import (
@@ -85,6 +86,38 @@ class OutboxItem:
         out = dict(self.__dict__)
         out["created_at"], out["next_attempt_at"] = self.created_at.isoformat(), self.next_attempt_at.isoformat()
         return out
+
+
+@dataclass(frozen=True)
+class PeerBacklog:
+    """Where delivery to one peer stands: what waits, since when, what went wrong last, what the peer refused."""
+
+    peer_node_id: str
+    pending: int  # not delivered and not refused: they will be tried (again), in order
+    oldest_pending_at: datetime | None  # when the oldest of them was written
+    refused: int
+    delivered: int
+    last_delivered_at: datetime | None  # when the last receipt came back
+    last_error: str | None  # of the undelivered envelope tried most recently
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SentEnvelope:
+    """One envelope written for a peer, whatever became of it. ``reference`` names the cooperation request it
+    carries, only for a viewer who may see that request."""
+
+    envelope_id: str
+    kind: str
+    reference: str | None
+    request_id: str | None
+    state: str  # pending, waiting (the peer is suspended or removed), delivered, refused
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None  # None once delivered or refused
+    last_error: str | None
+    delivered_at: datetime | None  # when the peer's signed receipt was stored
+    refused_at: datetime | None
 
 
 @dataclass
@@ -371,10 +404,125 @@ class EnvelopeExchange:
                 for row, found in session.execute(statement)
             ]
 
+    def backlog(self, actor: Actor, peer: str | None = None) -> dict[str, PeerBacklog]:
+        """Per peer node id (or for ``peer`` only), where delivery stands; only peers with an envelope written for
+        them appear. Raises PermissionDenied without VIEW_DIRECTORY."""
+        self._identity.authorize(actor, Permission.VIEW_DIRECTORY)
+        undelivered = OutboxEnvelope.delivered_at.is_(None)
+        pending = and_(undelivered, OutboxEnvelope.refused_at.is_(None))
+        of_peer = OutboxEnvelope.peer_node_id == peer if peer is not None else true()
+        totals = (
+            select(
+                OutboxEnvelope.peer_node_id,
+                func.sum(case((pending, 1), else_=0)),
+                func.min(case((pending, OutboxEnvelope.created_at), else_=None)),
+                func.sum(case((OutboxEnvelope.refused_at.is_not(None), 1), else_=0)),
+                func.count(OutboxEnvelope.delivered_at),
+                func.max(OutboxEnvelope.delivered_at),
+            )
+            .where(of_peer)
+            .group_by(OutboxEnvelope.peer_node_id)
+        )
+        failing = (
+            select(OutboxEnvelope.peer_node_id, func.max(OutboxEnvelope.last_attempt_at).label("at"))
+            .where(of_peer, undelivered, OutboxEnvelope.last_error.is_not(None))
+            .group_by(OutboxEnvelope.peer_node_id)
+            .subquery()
+        )
+        errors = (
+            select(OutboxEnvelope.peer_node_id, OutboxEnvelope.last_error, OutboxEnvelope.last_attempt_at)
+            .join(
+                failing,
+                and_(
+                    failing.c.peer_node_id == OutboxEnvelope.peer_node_id,
+                    failing.c.at == OutboxEnvelope.last_attempt_at,
+                ),
+            )
+            .where(undelivered, OutboxEnvelope.last_error.is_not(None))
+            .order_by(OutboxEnvelope.seq.desc())
+        )
+        with self._db.reading() as session:
+            last: dict[str, tuple[str | None, datetime | None]] = {}
+            for peer_node_id, error, at in session.execute(errors):
+                last.setdefault(peer_node_id, (error, at))
+            result = {}
+            for peer_node_id, waiting, oldest, refused, delivered, delivered_at in session.execute(totals):
+                error, error_at = last.get(peer_node_id, (None, None))
+                result[peer_node_id] = PeerBacklog(
+                    peer_node_id=peer_node_id,
+                    pending=int(waiting or 0),
+                    oldest_pending_at=_aware(oldest),
+                    refused=int(refused or 0),
+                    delivered=int(delivered or 0),
+                    last_delivered_at=_aware(delivered_at),
+                    last_error=error,
+                    last_error_at=_aware(error_at),
+                )
+            return result
+
+    def sent(self, actor: Actor, peer: str, limit: int = 50) -> tuple[list[SentEnvelope], int]:
+        """The envelopes written for ``peer``, newest first (at most ``limit``), and how many there are in all.
+        Raises PermissionDenied without VIEW_DIRECTORY."""
+        self._identity.authorize(actor, Permission.VIEW_DIRECTORY)
+        statement = (
+            select(OutboxEnvelope, CooperationRequest, Peer.status)
+            .outerjoin(CooperationRequest, CooperationRequest.id == OutboxEnvelope.subject_id)
+            .outerjoin(Peer, Peer.node_id == OutboxEnvelope.peer_node_id)
+            .where(OutboxEnvelope.peer_node_id == peer)
+            .order_by(OutboxEnvelope.seq.desc())
+            .limit(limit)
+        )
+        with self._db.reading() as session:
+            total = session.scalar(
+                select(func.count()).select_from(OutboxEnvelope).where(OutboxEnvelope.peer_node_id == peer)
+            )
+            listed = []
+            for row, subject, peer_status in session.execute(statement):
+                if row.delivered_at is not None:
+                    state = "delivered"
+                elif row.refused_at is not None:
+                    state = "refused"
+                else:
+                    state = "pending" if peer_status == ACTIVE else "waiting"
+                shown = subject is not None and _may_see_request(actor, subject)
+                listed.append(
+                    SentEnvelope(
+                        envelope_id=row.envelope_id,
+                        kind=row.kind,
+                        reference=(subject.reference or subject.id) if shown and subject else None,
+                        request_id=subject.id if shown and subject else None,
+                        state=state,
+                        attempts=row.attempts,
+                        created_at=row.created_at,
+                        next_attempt_at=row.next_attempt_at if state in ("pending", "waiting") else None,
+                        last_error=row.last_error,
+                        delivered_at=row.delivered_at,
+                        refused_at=row.refused_at,
+                    )
+                )
+            return listed, int(total or 0)
+
     def receipt(self, envelope_id: str) -> str | None:
         """The peer's signed receipt for an envelope we sent, once delivered."""
         with self._db.reading() as session:
             return session.scalar(select(OutboxEnvelope.receipt).where(OutboxEnvelope.envelope_id == envelope_id))
+
+
+def _may_see_request(actor: Actor, row: CooperationRequest) -> bool:
+    """The cooperation service's rule (``CooperationRequests._visible``, ``_authorize_any``): a cooperation
+    permission, and the viewer's party is one of the request's two (operators see all)."""
+    if not (actor.holds(Permission.DRAFT_COOPERATION) or actor.holds(Permission.RESPOND_COOPERATION)):
+        return False
+    return actor.via == "operator" or actor.party_id in (row.requesting_party_id, row.requested_party_id)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates (min, max) bypass the column type, so SQLite hands back naive UTC times or even strings."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 MAX_BODY_BYTES = MAX_ENVELOPE_BYTES + 1024  # the JSON wrapper around one envelope
