@@ -68,6 +68,12 @@ bench-million: $(STAMP) postgres
 	$(BIN)/python -c 'import sys; sys.path.insert(0, "bench"); from pathlib import Path; from intel_import import write_synthetic_bundle; write_synthetic_bundle(Path("$(MILLION)"), 1_000_000)'
 	$(BIN)/python bench/taxii_pull.py --data $(MILLION) --skip-medallion --backends sqlite --profile 0; status=$$?; rm -f $(MILLION); exit $$status
 
+# Single-value HTTP lookup: a node of one million synthetic indicators served by `accord serve`, 16 clients on
+# loopback for 30 s, beside the same load on /healthz (about 5 minutes with the import; --reuse PATH skips it).
+.PHONY: bench-lookup-http
+bench-lookup-http: $(STAMP)
+	$(BIN)/python bench/lookup_http.py --indexed 1000000
+
 # Re-extract translatable strings and merge them into every catalogue.
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output --project Accord --version 0.1.0 --copyright-holder "Accord contributors" -o src/accord/web/locale/messages.pot src/accord
