@@ -204,3 +204,19 @@ def test_the_same_push_delivered_twice_is_stored_once(two_countries: TwoCountrie
     again = ph.node.intel_sync.receive(vn.node_id, Tlp.GREEN, objects, pushed=True)
     assert (first.duplicates, again.duplicates) == (0, 20)
     assert count_rows(ph.node, "intel_objects") == 20 and count_rows(ph.node, "intel_received") == 20
+
+
+def test_an_empty_level_moves_its_position_to_the_head(two_countries: TwoCountries, operator: Actor) -> None:
+    """No CLEAR objects at all: the CLEAR position still moves to the sender's newest version, so the next "anything
+    new?" scans only what arrived since instead of the whole store."""
+    from accord.federation.sharing import decode_position, fingerprint
+
+    vn, ph = two_countries.vn, two_countries.ph
+    vn.node.intel.import_objects(operator, scam_reports(1, 30), owner=vn.party.id, source="test")
+    ph.node.intel_sync.sync(vn.node_id, push=False)
+    positions = ph.node.intel_sync._positions(vn.node_id)["pull"]
+    printed = fingerprint(vn.node.sharing.policy(ph.node_id))
+    head = count_rows(vn.node, "intel_objects")  # seq runs 1..30 in a fresh store
+    assert decode_position(positions["clear"], printed) == head
+    assert decode_position(positions["green"], printed) == head
+    assert "amber" not in positions  # the default policy does not share AMBER: never asked of the store

@@ -187,40 +187,43 @@ class SharingService:
         after = decode_position(token, printed)
         if str(level) not in policy.levels:
             return FeedPage([], False, token, 0)
-        with self._db.writing() as session:
+        with self._db.reading() as session:
             peer = _peer(session, node_id)
+            # The store's head first, then the rows up to it: writers of intel_objects commit in seq order (one
+            # writer at a time: SQLite's write lock, PostgreSQL's advisory lock in IntelService._store_batch), so
+            # nothing at or below the head can still appear, and an empty scan moves the position to the head —
+            # "nothing new" then scans only what arrived since, not the whole store again.
+            head = int(session.scalar(select(func.max(IntelObject.seq))) or 0)
             rows = session.execute(
                 _columns()
-                .where(IntelObject.tlp == str(level), IntelObject.seq > after)
+                .where(IntelObject.tlp == str(level), IntelObject.seq > after, IntelObject.seq <= head)
                 .order_by(IntelObject.seq)
                 .limit(limit + 1)
             ).all()
             more = len(rows) > limit
             rows = rows[:limit]
             if not rows:
-                return FeedPage([], False, token, 0)
+                return FeedPage([], False, encode_position(printed, head) if head > after else token, 0)
             decisions = self._decide(_Context.load(session, peer), policy, rows)
-            shared = [(row, d) for row, d in zip(rows, decisions, strict=True) if d.shared]
-            last = rows[-1].seq
-            behind = int(session.scalar(select(func.max(IntelObject.seq))) or last) - last
-            if shared:
-                self._audit.append(
-                    session,
-                    _peer_ref(peer),
-                    "federation.share",
-                    object_type="peer",
-                    object_id=node_id,
-                    disclosure=Disclosure(purpose=SHARE_PURPOSE),
-                    details={
-                        "level": str(level),
-                        "objects": len(shared),
-                        "positions": [rows[0].seq, last],
-                        "policy": printed,
-                        "rules": dict(Counter(d.rule.name for _, d in shared if d.rule is not None)),
-                    },
-                )
+        shared = [(row, d) for row, d in zip(rows, decisions, strict=True) if d.shared]
+        last = rows[-1].seq
+        if shared:  # recorded before anything is handed out: no audit entry, no disclosure
+            self._audit.record(
+                _peer_ref(peer),
+                "federation.share",
+                object_type="peer",
+                object_id=node_id,
+                disclosure=Disclosure(purpose=SHARE_PURPOSE),
+                details={
+                    "level": str(level),
+                    "objects": len(shared),
+                    "positions": [rows[0].seq, last],
+                    "policy": printed,
+                    "rules": dict(Counter(d.rule.name for _, d in shared if d.rule is not None)),
+                },
+            )
         page = [StoredVersion(r.seq, r.stix_id, r.modified, r.added_at, r.content) for r, _ in shared]
-        return FeedPage(page, more, encode_position(printed, last), behind)
+        return FeedPage(page, more, encode_position(printed, last), head - last)
 
     def _decide(self, context: _Context, policy: SharingPolicy, rows: Sequence[Any]) -> list[Decision]:
         return [

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from accord.audit.service import AuditLog, Disclosure, Outcome
@@ -145,6 +145,9 @@ def _batches(objects: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
+VERSION_WRITER_LOCK = 0x4143434F5244  # "ACCORD": the advisory lock key of intel_objects writers on PostgreSQL
+
+
 class IntelService:
     def __init__(
         self,
@@ -217,6 +220,11 @@ class IntelService:
         if not checked.accepted:
             return
         with self._db.writing() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # One writer of versions at a time, so seq values commit in order: peers' sync positions and
+                # TAXII `next` tokens are store positions, and a row committing below one already read would be
+                # skipped (SQLite's database write lock gives the same order).
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": VERSION_WRITER_LOCK})
             fresh, known_ids = self._new_versions(session, checked.accepted)
             if fresh:
                 self._insert_versions(session, fresh, known_ids, owner, country, group, now)
