@@ -208,22 +208,8 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
     """The node served by a real uvicorn on a loopback port, for clients that speak real HTTP."""
-    import threading
-    import time
-
-    import uvicorn
-
     from accord.web.app import create_app
+    from accord.web.threaded import served_in_thread
 
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not instance.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{config.port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(create_app(settings), _free_port()) as url:
+        yield url

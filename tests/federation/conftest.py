@@ -3,39 +3,25 @@ between nodes (intelligence sync, requests, evidence)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 
 from accord.identity.actor import Actor, PartyView
 from accord.node import Node
 from accord.web.app import create_app
+from accord.web.threaded import served_in_thread
 from tests.conftest import _free_port
 
 
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Serve an ASGI app with a real uvicorn on a free loopback port; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not instance.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(app, _free_port()) as url:
+        yield url
 
 
 @dataclass

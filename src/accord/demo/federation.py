@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from accord.audit.service import Disclosure
 from accord.config import Settings, load_settings
 from accord.cooperation.legal import Decision
@@ -41,6 +39,7 @@ from accord.identity.actor import Actor
 from accord.intel.vocabulary import MARKING_ID_FOR, Tlp
 from accord.node import Node, init_node, open_node
 from accord.web.app import create_app
+from accord.web.threaded import served_in_thread
 
 CASE = "VN-A05-2026-0117"
 SCAM_PHONE = "+63 917 123 4567"  # as the bank's fraud desk typed it
@@ -187,27 +186,10 @@ def build_sites(folder: Path, port: int, operator: Actor) -> list[Site]:
 @contextmanager
 def serving(sites: list[Site]) -> Iterator[None]:
     """Each node's web app on its own loopback port (threads of this process), until the block ends."""
-    servers = []
-    for site in sites:
-        config = uvicorn.Config(
-            create_app(site.settings), host="127.0.0.1", port=site.settings.port, log_level="warning"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name=f"demo-{site.spec.key}", daemon=True)
-        thread.start()
-        servers.append((server, thread))
-    deadline = time.monotonic() + 30
-    while not all(server.started for server, _ in servers):
-        if time.monotonic() > deadline or any(not thread.is_alive() for _, thread in servers):
-            raise RuntimeError("a demo node did not start (is one of its ports taken?)")
-        time.sleep(0.05)
-    try:
+    with ExitStack() as servers:
+        for site in sites:
+            servers.enter_context(served_in_thread(create_app(site.settings), site.settings.port))
         yield
-    finally:
-        for server, _ in servers:
-            server.should_exit = True
-        for _, thread in servers:
-            thread.join(timeout=15)
 
 
 def peer_all(sites: list[Site], operator: Actor) -> None:
