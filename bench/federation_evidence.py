@@ -13,7 +13,7 @@ send resumed. Printed:
    that writes the body to disk, hashes it and fsyncs at the end; and ``cp`` of the file; with the ratio;
 4. peak resident memory of the receiving server and of the sending process (bounded: one chunk at a time).
 
-    .venv/bin/python bench/federation_evidence.py [--gib 1] [--kill-at 0.4] [--chunk-mib 1]
+    .venv/bin/python bench/federation_evidence.py [--gib 1] [--kill-at 0.4] [--chunk-mib 8]
 """
 
 from __future__ import annotations
@@ -168,7 +168,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=1.0, help="package size in GiB (default 1)")
     parser.add_argument("--kill-at", type=float, default=0.4, help="fraction sent when the receiver is killed")
-    parser.add_argument("--chunk-mib", type=int, default=1, help="chunk size in MiB (default 1)")
+    parser.add_argument(
+        "--chunk-mib",
+        type=int,
+        default=8,
+        help="chunk size in MiB (default 8, the federation_transfer_chunk_bytes default)",
+    )
     args = parser.parse_args()
     size = int(args.gib * 1024**3)
     chunk = args.chunk_mib * MIB
@@ -181,7 +186,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="accord-bench-federation-"))
     receiver = None
     try:
-        vn = make_node(folder / "vn", "Bench VN", "VN", max_body_bytes=max(chunk, MIB))
+        vn = make_node(folder / "vn", "Bench VN", "VN")
         ph = make_node(folder / "ph", "Bench PH", "PH", federation_transfer_chunk_bytes=chunk)
         vn_party = vn.identity.add_party(operator, "A05 Cybercrime Unit", "law_enforcement", "VN")
         ph_party = ph.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
