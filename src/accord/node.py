@@ -41,6 +41,7 @@ from accord.intel.service import IntelPolicy, IntelService
 from accord.intel.vocabulary import parse_tlp
 from accord.matching.scoring import parse_half_lives
 from accord.matching.service import MatchingPolicy, MatchingService
+from accord.matching.sightings import record_sightings
 from accord.matching.warninglists import Warninglists
 from accord.store import migrate
 from accord.store.engine import Database, DatabaseUnavailable, make_engine
@@ -263,6 +264,7 @@ def open_node(
             node_country=settings.node_country or None,
         ),
     )
+    intel.after_store.append(record_sightings)
     return Node(
         settings=settings, db=db, clock=clock, ids=ids, audit=audit, identity=identity, login=login, intel=intel
     )

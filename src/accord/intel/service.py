@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -145,6 +145,7 @@ def _batches(objects: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
+AfterStore = Callable[[Session, list[Accepted], set[str], str, str | None, datetime], Any]
 VERSION_WRITER_LOCK = 0x4143434F5244  # "ACCORD": the advisory lock key of intel_objects writers on PostgreSQL
 
 
@@ -164,6 +165,10 @@ class IntelService:
         self._audit = audit
         self._identity = identity
         self._policy = policy
+        # Called in the transaction of every stored batch with its new versions (fresh, ids known before, owner,
+        # owner's country, instant). Other parts of the node hook in here without intel depending on them:
+        # matching turns STIX sightings into feedback (matching/sightings.py, wired in node.open_node).
+        self.after_store: list[AfterStore] = []
 
     # -- import -------------------------------------------------------------------------------------------
 
@@ -228,6 +233,8 @@ class IntelService:
             fresh, known_ids = self._new_versions(session, checked.accepted)
             if fresh:
                 self._insert_versions(session, fresh, known_ids, owner, country, group, now)
+                for hook in self.after_store:
+                    hook(session, fresh, known_ids, owner, country or None, now)
         # Counted once the transaction committed: a batch that failed to store is not reported as stored.
         report.duplicates += len(checked.accepted) - len(fresh)
         report.successes += [{"id": a.checked.stix_id, "version": a.checked.modified} for a in checked.accepted]
