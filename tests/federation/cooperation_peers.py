@@ -21,6 +21,7 @@ from accord.federation.models import Peer
 from accord.federation.signing import sign_request
 from accord.identity.actor import Actor
 from accord.node import Node
+from tests.conftest import _free_port
 from tests.cooperation.test_requests import preservation_fields
 from tests.federation.conftest import Country, TwoCountries
 
@@ -103,12 +104,6 @@ def post_envelope(sender: Country, receiver_url: str, document: Any) -> httpx.Re
     keys = sender.node.keys
     with httpx.Client(timeout=10) as client:
         return client.send(sign_request(request, keys.node_id, keys.private_key))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def closed_port_url() -> str:

@@ -17,7 +17,7 @@ from accord.intel.collections import collection_id
 from accord.intel.vocabulary import Tlp
 from tests.conftest import count_rows
 from tests.federation.conftest import TwoCountries
-from tests.federation.cooperation_peers import FaultProxy, set_peer_url
+from tests.federation.cooperation_peers import FaultProxy, closed_port_url, set_peer_url
 from tests.intel.conftest import TLP_AMBER, TLP_AMBER_STRICT, TLP_CLEAR, TLP_GREEN, TLP_RED, indicator
 
 
@@ -131,12 +131,7 @@ def test_peers_read_only_their_feed(two_countries: TwoCountries, operator: Actor
 def test_failures_back_off_and_recover(two_countries: TwoCountries, operator: Actor, clock: FrozenClock) -> None:
     vn, ph = two_countries.vn, two_countries.ph
     vn.node.intel.import_objects(operator, scam_reports(1, 3), owner=vn.party.id, source="test")
-    with ph.node.db.writing() as session:
-        from accord.federation.models import Peer
-
-        row = session.get(Peer, vn.node_id)
-        assert row is not None
-        good_url, row.base_url = row.base_url, "http://127.0.0.1:9"  # nothing listens there
+    set_peer_url(ph.node, vn.node_id, closed_port_url())  # nothing listens there
     assert ph.node.intel_sync.run_due() == []
     state = {s.node_id: s for s in ph.node.intel_sync.status(operator)}[vn.node_id]
     assert state.failures == 1 and "ConnectionError" in (state.last_error or "")
@@ -144,10 +139,7 @@ def test_failures_back_off_and_recover(two_countries: TwoCountries, operator: Ac
     assert ph.node.intel_sync.run_due() == []  # not due yet: no attempt
     assert {s.node_id: s for s in ph.node.intel_sync.status(operator)}[vn.node_id].failures == 1
 
-    with ph.node.db.writing() as session:
-        row = session.get(Peer, vn.node_id)
-        assert row is not None
-        row.base_url = good_url
+    set_peer_url(ph.node, vn.node_id, vn.url)
     clock.advance(timedelta(minutes=5))
     [done] = ph.node.intel_sync.run_due()
     assert done.stored == 3

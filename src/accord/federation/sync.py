@@ -172,7 +172,7 @@ class IntelSync:
         self._succeeded(node_id, report)
         return report
 
-    def _pull(self, session: requests.Session, peer: Peer, report: SyncReport, max_pages: int | None) -> None:
+    def _pull(self, session: _Connection, peer: Peer, report: SyncReport, max_pages: int | None) -> None:
         """Page by page per level; the next page is fetched while this one is stored (its token comes with this
         page), so the sender's work and ours overlap. A position is saved only once its page is stored."""
         positions = self._positions(peer.node_id)
@@ -198,7 +198,7 @@ class IntelSync:
                     if envelope.get("next"):
                         positions["pull"][str(level)] = envelope["next"]
                         self._save_positions(peer.node_id, positions)
-                    report.behind = max(report.behind, _behind(session))
+                    report.behind = max(report.behind, session.behind)
 
     def _store(self, peer: Peer, level: Tlp, objects: list[Any], report: SyncReport) -> None:
         result = self.receive(peer.node_id, level, objects)
@@ -234,7 +234,7 @@ class IntelSync:
             state.objects_received += len(objects)
         return result
 
-    def _push(self, session: requests.Session, peer: Peer, report: SyncReport, max_pages: int | None) -> None:
+    def _push(self, session: _Connection, peer: Peer, report: SyncReport, max_pages: int | None) -> None:
         positions = self._positions(peer.node_id)
         for level in LEVELS:
             collection = self._collection(session, peer, level)
@@ -369,10 +369,6 @@ class _Connection(requests.Session):
     def _remember(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         header = response.headers.get("X-Accord-Behind")
         self.behind = int(header) if header and header.isdigit() else 0
-
-
-def _behind(session: requests.Session) -> int:
-    return int(getattr(session, "behind", 0))
 
 
 def backoff(failures: int, jitter: Callable[[], float] = random.random) -> timedelta:
