@@ -1,0 +1,95 @@
+"""SQLite writers queue across threads and processes (store.writers), and a server's checkpoints run in the
+background (Database.checkpoint_in_background)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from accord.audit.service import AuditActor
+from accord.node import Node
+from accord.store.writers import WriterQueue
+
+
+def test_a_writer_waits_for_the_file_lock_of_another_process_and_starts_when_it_is_released(tmp_path: Path) -> None:
+    lock_file = tmp_path / "db.writer-lock"
+    queue = WriterQueue(lock_file, timeout_seconds=10)
+    other = os.open(lock_file, os.O_RDWR)  # another open file description: what another process holds
+    fcntl.flock(other, fcntl.LOCK_EX)
+    entered = threading.Event()
+
+    def writer() -> None:
+        with queue.turn():
+            entered.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert not entered.wait(0.2)  # queued behind the other process
+    released = time.monotonic()
+    fcntl.flock(other, fcntl.LOCK_UN)
+    assert entered.wait(2)
+    assert time.monotonic() - released < 0.1  # noticed at once, not after a busy handler's long sleep
+    thread.join()
+    # The queue let go of the file lock: the other process can take it again without waiting.
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(other)
+    queue.close()
+
+
+def test_past_the_timeout_a_writer_goes_ahead_unqueued(tmp_path: Path) -> None:
+    lock_file = tmp_path / "db.writer-lock"
+    queue = WriterQueue(lock_file, timeout_seconds=0.2)
+    other = os.open(lock_file, os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    started = time.monotonic()
+    with queue.turn():
+        waited = time.monotonic() - started
+    assert 0.2 <= waited < 2
+    os.close(other)
+    queue.close()
+
+
+def test_threads_take_turns_and_a_nested_turn_does_not_deadlock(tmp_path: Path) -> None:
+    queue = WriterQueue(tmp_path / "db.writer-lock", timeout_seconds=10)
+    inside, overlaps = 0, 0
+    guard = threading.Lock()
+
+    def writer() -> None:
+        nonlocal inside, overlaps
+        for _ in range(50):
+            with queue.turn():
+                with guard:
+                    inside += 1
+                    overlaps += inside > 1
+                with queue.turn():  # the same thread again (a nested write transaction)
+                    pass
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == 0
+    queue.close()
+
+
+def test_a_server_database_checkpoints_in_the_background(node: Node) -> None:
+    if node.db.dialect != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    node.db.checkpoint_in_background()
+    with node.db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0  # no commit checkpoints
+    for index in range(50):
+        node.audit.record(AuditActor(id=None, name="lan", party_id=None), "test.event", object_id=str(index))
+    deadline = time.monotonic() + 5
+    while node.db.checkpoints == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert node.db.checkpoints >= 1
