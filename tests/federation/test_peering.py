@@ -14,7 +14,7 @@ import pytest
 from accord.clock import FrozenClock
 from accord.errors import AlreadyExists, InvalidInput
 from accord.federation.invitations import InvalidPeeringDocument
-from accord.federation.signing import sign_request
+from accord.federation.signing import PeerAuthenticationFailed, sign_request
 from accord.identity.actor import Actor
 from accord.node import Node
 from tests.conftest import count_rows
@@ -96,6 +96,11 @@ def test_online_peering_and_signed_calls(
         assert client.send(signed).status_code == 200
         replay = client.send(signed)
     assert replay.status_code == 401 and "replay" in replay.json()["detail"]
+    # Another server process of the same node (here: this test's own Node on the same database) refuses it too:
+    # the nonces seen are kept in the database, not in one process's memory.
+    with pytest.raises(PeerAuthenticationFailed, match="replay"):
+        node.federation.verifier.verify("GET", str(signed.url), signed.headers, b"")
+    assert count_rows(node, "peer_seen_signatures") >= 2
 
     # An altered body fails its Content-Digest; an unsigned call and an unknown node are refused.
     body_signed = sign_request(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accord.store.base import Base, UtcDateTime
+
+MAX_NONCE_LENGTH = 64  # ours are 22 characters; a longer one is refused before it is stored
 
 
 class Peer(Base):
@@ -83,3 +85,16 @@ class ReceivedObject(Base):
     peer_node_id: Mapped[str] = mapped_column(String(64), index=True)  # kept when the peer is removed
     created_by_ref: Mapped[str | None] = mapped_column(String(120), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SeenSignature(Base):
+    """A signed call's (node, nonce), kept while the signature is fresh enough to be accepted (signing.MAX_AGE).
+
+    In the database rather than in memory so that every server process refuses a call any of them accepted.
+    """
+
+    __tablename__ = "peer_seen_signatures"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(MAX_NONCE_LENGTH), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)  # the machine's clock, as signature freshness is

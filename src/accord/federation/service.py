@@ -8,12 +8,14 @@ peer's country), so what arrives from it carries provenance like any other party
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from accord.audit.service import AuditLog
 from accord.clock import Clock
@@ -27,8 +29,8 @@ from accord.federation.invitations import (
     open_document,
     sign_document,
 )
-from accord.federation.models import Peer, PeerInvitation
-from accord.federation.signing import PeerAuthenticationFailed, SignatureVerifier, sign_request
+from accord.federation.models import Peer, PeerInvitation, SeenSignature
+from accord.federation.signing import SEEN_SECONDS, PeerAuthenticationFailed, SignatureVerifier, sign_request
 from accord.identity.actor import Actor
 from accord.identity.node_keys import NodeKeys
 from accord.identity.service import IdentityService
@@ -77,7 +79,22 @@ class FederationService:
         self._keys = keys
         self._name = node_name
         self._country = node_country
-        self.verifier = SignatureVerifier(self._active_key)
+        self.verifier = SignatureVerifier(self._active_key, self._remember_signature)
+
+    def _remember_signature(self, node_id: str, nonce: str) -> None:
+        """Record a signed call's nonce; raise PeerAuthenticationFailed if any server process recorded it before.
+
+        Nonces are kept while a signature could still be accepted (signing.SEEN_SECONDS), on the machine's clock
+        as signature freshness is; older ones are dropped in the same transaction.
+        """
+        now = time.time()
+        try:
+            with self._db.writing() as session:
+                session.execute(delete(SeenSignature).where(SeenSignature.seen_at < now - SEEN_SECONDS))
+                session.add(SeenSignature(node_id=node_id, nonce=nonce, seen_at=now))
+                session.flush()
+        except IntegrityError:
+            raise PeerAuthenticationFailed("this signed call was seen before (replay)") from None
 
     # -- peering ---------------------------------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ client side and Starlette on the server side.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,11 +23,13 @@ from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, HTTP
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
 from accord.errors import AccordError
+from accord.federation.models import MAX_NONCE_LENGTH
 
 COVERED = ("@method", "@authority", "@target-uri", "content-digest")
 MAX_AGE = timedelta(minutes=5)
 FUTURE_SKEW_SECONDS = 60
-SEEN_LIMIT = 100_000
+# How long a seen nonce is kept: as long as a signature carrying it could still be accepted.
+SEEN_SECONDS = MAX_AGE.total_seconds() + FUTURE_SKEW_SECONDS
 
 
 class PeerAuthenticationFailed(AccordError):
@@ -93,12 +93,12 @@ def sign_request(request: httpx.Request, node_id: str, private_key: Ed25519Priva
 
 
 class SignatureVerifier:
-    """Verifies signed calls and remembers recent nonces (per process) so a captured call cannot be replayed."""
+    """Verifies signed calls; ``remember(node_id, nonce)`` records each accepted call's nonce where every server
+    process sees it and raises PeerAuthenticationFailed when it was recorded before (a replay)."""
 
-    def __init__(self, lookup: Callable[[str], bytes | None]) -> None:
+    def __init__(self, lookup: Callable[[str], bytes | None], remember: Callable[[str, str], None]) -> None:
         self._verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=_PeerKeys(lookup))
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._remember = remember
 
     def verify(self, method: str, url: str, headers: Any, body: bytes) -> str:
         """The calling node's id. Raises PeerAuthenticationFailed with the reason."""
@@ -122,15 +122,7 @@ class SignatureVerifier:
         # seconds between two machines, not the domain's (injected) notion of time.
         if created > time.time() + FUTURE_SKEW_SECONDS:
             raise PeerAuthenticationFailed("the signature is dated in the future (check the clocks)")
+        if len(nonce) > MAX_NONCE_LENGTH:
+            raise PeerAuthenticationFailed(f"the nonce is longer than {MAX_NONCE_LENGTH} characters")
         self._remember(node_id, nonce)
         return node_id
-
-    def _remember(self, node_id: str, nonce: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            horizon = now - MAX_AGE.total_seconds()
-            while self._seen and (next(iter(self._seen.values())) < horizon or len(self._seen) > SEEN_LIMIT):
-                self._seen.popitem(last=False)
-            if (node_id, nonce) in self._seen:
-                raise PeerAuthenticationFailed("this signed call was seen before (replay)")
-            self._seen[(node_id, nonce)] = now

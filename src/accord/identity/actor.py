@@ -22,6 +22,9 @@ class Actor:
     via: str  # "session", "token", "operator" or "peer" (another node, by its signed call)
     token_id: str | None = None
     party_kind: str | None = None
+    # The identity epoch this actor was read under (identity.epoch): caches of directory data keyed by it stay
+    # valid for the request. None: read afresh.
+    epoch: int | None = None
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -100,3 +100,16 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IdentityEpoch(Base):
+    """One row counting committed changes to who is who: parties, users, roles, tokens, sharing groups.
+
+    Every server process caches token checks and directory data keyed by this number (identity.epoch); any
+    change, made by any process, moves it in the changing transaction, so no process serves a stale answer.
+    """
+
+    __tablename__ = "identity_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

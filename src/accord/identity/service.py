@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
@@ -16,6 +16,7 @@ from accord.clock import Clock
 from accord.errors import AlreadyExists, InvalidInput, NotFound
 from accord.identity import credentials, validation
 from accord.identity.actor import Actor, PartyView, TokenView, UserView
+from accord.identity.epoch import EpochCache, current_epoch
 from accord.identity.errors import AuthenticationFailed, PermissionDenied
 from accord.identity.models import ApiToken, Party, User, UserRole, WebSession
 from accord.identity.vocabulary import PERMISSION_SCOPE, ROLE_PERMISSIONS, PartyKind, Permission, Role, Scope
@@ -67,6 +68,36 @@ def actor_for(user: User, *, via: str, scopes: frozenset[Scope] | None = None, t
     )
 
 
+@dataclass
+class _TokenCheck:
+    """What checking a token needs from its row, user, roles and party, as read under one identity epoch."""
+
+    secret_hash: str
+    revoked: bool
+    expires_at: datetime
+    active: bool
+    actor: Actor
+    last_used_at: datetime | None  # kept current by this process's own writes (they do not move the epoch)
+
+    @classmethod
+    def of(cls, token: ApiToken, epoch: int) -> _TokenCheck:
+        actor = actor_for(
+            token.user, via="token", scopes=frozenset(Scope(s) for s in token.scope_names), token_id=token.id
+        )
+        return cls(
+            secret_hash=token.secret_hash,
+            revoked=token.revoked_at is not None,
+            expires_at=token.expires_at,
+            active=token.user.is_active,
+            actor=replace(actor, epoch=epoch),
+            last_used_at=token.last_used_at,
+        )
+
+
+TOKENS_CACHED = 4096  # tokens whose checks a process keeps (per identity epoch)
+PARTIES_CACHED = 4096
+
+
 class IdentityService:
     def __init__(self, db: Database, clock: Clock, ids: IdSource, audit: AuditLog, tokens: TokenPolicy) -> None:
         self._db = db
@@ -74,6 +105,8 @@ class IdentityService:
         self._ids = ids
         self._audit = audit
         self._tokens = tokens
+        self._tokens_seen: EpochCache[_TokenCheck] = EpochCache(TOKENS_CACHED)
+        self._parties_seen: EpochCache[PartyView | None] = EpochCache(PARTIES_CACHED)
 
     # -- authorisation -------------------------------------------------------------------------------------
 
@@ -171,14 +204,29 @@ class IdentityService:
         with self._db.reading() as session:
             return party_view(self.find_party(session, key))
 
-    def parties_by_id(self, ids: Iterable[str]) -> dict[str, PartyView]:
-        """The parties with these ids (directory data, for other services), in chunks of ``MAX_LIST``."""
+    def parties_by_id(self, ids: Iterable[str], as_of: int | None = None) -> dict[str, PartyView]:
+        """The parties with these ids (directory data, for other services), in chunks of ``MAX_LIST``.
+
+        With ``as_of`` (an identity epoch read in this request, ``Actor.epoch``), parties read under that epoch
+        before are answered from this process's cache.
+        """
         wanted = sorted(set(ids))
         found: dict[str, PartyView] = {}
+        if as_of is not None:
+            for party_id in wanted:
+                view = self._parties_seen.peek(as_of, party_id)
+                if view is not None:
+                    found[party_id] = view
+            wanted = [party_id for party_id in wanted if party_id not in found]
+        if not wanted:
+            return found
         with self._db.reading() as session:
+            epoch = current_epoch(session)
             for start in range(0, len(wanted), MAX_LIST):
                 rows = session.scalars(select(Party).where(Party.id.in_(wanted[start : start + MAX_LIST])))
-                found.update((row.id, party_view(row)) for row in rows)
+                for row in rows:
+                    found[row.id] = view = party_view(row)
+                    self._parties_seen.put(epoch, row.id, view)
         return found
 
     def addresses_for(self, party_id: str, permission: Permission) -> list[str]:
@@ -433,31 +481,38 @@ class IdentityService:
             return self._token_view(token)
 
     def authenticate_token(self, plaintext: str) -> Actor:
-        """The actor a bearer token stands for. Raises AuthenticationFailed (unknown, expired, revoked, inactive)."""
+        """The actor a bearer token stands for. Raises AuthenticationFailed (unknown, expired, revoked, inactive).
+
+        The token's row, user, roles and party are cached per identity epoch (identity.epoch): a call reads one
+        row when nothing changed since the last call, and everything again after any identity change.
+        """
         parsed = credentials.parse_token(plaintext[:200])
         if parsed is None:
             raise AuthenticationFailed("malformed token")
         now = self._clock.now()
         with self._db.reading() as session:
-            token = session.scalar(select(ApiToken).where(ApiToken.lookup == parsed.lookup))
-            if token is None or not credentials.secret_matches(token.secret_hash, parsed.secret):
-                raise AuthenticationFailed("unknown token")
-            if token.revoked_at is not None:
-                raise AuthenticationFailed("revoked token")
-            if token.expires_at <= now:
-                raise AuthenticationFailed("expired token")
-            if not token.user.is_active:
-                raise AuthenticationFailed("inactive user")
-            stale = token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION
-            actor = actor_for(
-                token.user, via="token", scopes=frozenset(Scope(s) for s in token.scope_names), token_id=token.id
-            )
-        if stale:
+            epoch = current_epoch(session)
+            check = self._tokens_seen.peek(epoch, parsed.lookup)
+            if check is None:
+                token = session.scalar(select(ApiToken).where(ApiToken.lookup == parsed.lookup))
+                check = None if token is None else _TokenCheck.of(token, epoch)
+                if check is not None:
+                    self._tokens_seen.put(epoch, parsed.lookup, check)
+        if check is None or not credentials.secret_matches(check.secret_hash, parsed.secret):
+            raise AuthenticationFailed("unknown token")
+        if check.revoked:
+            raise AuthenticationFailed("revoked token")
+        if check.expires_at <= now:
+            raise AuthenticationFailed("expired token")
+        if not check.active:
+            raise AuthenticationFailed("inactive user")
+        if check.last_used_at is None or now - check.last_used_at >= LAST_USED_PRECISION:
             with self._db.writing() as session:
-                row = session.get(ApiToken, actor.token_id)
+                row = session.get(ApiToken, check.actor.token_id)
                 if row is not None:
                     row.last_used_at = now
-        return actor
+            check.last_used_at = now
+        return check.actor
 
     def _token_view(self, row: ApiToken) -> TokenView:
         now = self._clock.now()

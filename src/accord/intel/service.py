@@ -21,6 +21,7 @@ from accord.clock import Clock
 from accord.errors import AlreadyExists, InvalidInput, NotFound
 from accord.identity import validation
 from accord.identity.actor import Actor
+from accord.identity.epoch import EpochCache
 from accord.identity.errors import PermissionDenied
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
@@ -49,6 +50,7 @@ from accord.store.engine import Database
 BATCH = 500  # objects per transaction: big enough for executemany, small enough to keep locks short
 MAX_SEARCH_HITS = 200
 MAX_EXPORT = 100_000
+GROUP_LISTS_CACHED = 4096  # parties whose sharing groups a process keeps (per identity epoch)
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class IntelService:
         self._clock = clock
         self._ids = ids
         self._audit = audit
+        self._groups_seen: EpochCache[tuple[str, ...]] = EpochCache(GROUP_LISTS_CACHED)
         self._identity = identity
         self._policy = policy
         # Called in the transaction of every stored batch with its new versions (fresh, ids known before, owner,
@@ -382,14 +385,17 @@ class IntelService:
             # A peer node sees only what its sharing policy gives it (federation.sharing), never the markings
             # view a local party gets: that would pass on what other peers sent us (Convention Art. 36(3)).
             raise PermissionDenied(actor.username, "read intelligence here (peers read their shared feed)", "role")
-        groups: list[str] = []
-        if actor.party_id is not None:
+        party_id = actor.party_id
+        if party_id is None:
+            return Audience.of(actor, self._policy.amber_audience, [])
+
+        def read_groups() -> tuple[str, ...]:
             with self._db.reading() as session:
-                groups = list(
-                    session.scalars(
-                        select(SharingGroupMember.group_id).where(SharingGroupMember.party_id == actor.party_id)
-                    )
-                )
+                statement = select(SharingGroupMember.group_id).where(SharingGroupMember.party_id == party_id)
+                return tuple(session.scalars(statement))
+
+        # Memberships move the identity epoch (identity.epoch), so a cached list is the current one.
+        groups = read_groups() if actor.epoch is None else self._groups_seen.get(actor.epoch, party_id, read_groups)
         return Audience.of(actor, self._policy.amber_audience, groups)
 
     def get_object(
