@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from accord.audit.batching import GroupCommit
 from accord.audit.chain import HASHED_FIELDS, entry_body, entry_hash
 from accord.audit.errors import AuditChainBroken
 from accord.audit.models import GENESIS_HASH, AuditEntry, AuditHead
@@ -25,6 +26,13 @@ MAX_PAGE = 200  # entries per page on the API and the UI
 MAX_SEQ = 2**53 - 1  # RFC 8785 numbers are doubles; no sequence number can be larger (see chain.py)
 MAX_TEXT = 500  # purpose and legal basis come from users; bound them
 VERIFY_BATCH = 2000  # entries fetched per round trip while verifying
+
+
+_HEAD_FOR_UPDATE = select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1).with_for_update()
+_INSERT_ENTRY = insert(AuditEntry)
+_MOVE_HEAD = (
+    update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+)
 
 
 def _has_control(value: str) -> bool:
@@ -118,6 +126,7 @@ class AuditLog:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._group = GroupCommit(db.writing, self.append)
 
     def append(
         self,
@@ -135,14 +144,16 @@ class AuditLog:
 
         Returns the entry's sequence number.
         """
+        # Pending ORM changes go first, so a failing write fails before its entry is made.
+        session.flush()
+        connection = session.connection()
         # Locking the head row serialises appends on PostgreSQL; on SQLite the writing transaction already
-        # holds the database's write lock (BEGIN IMMEDIATE).
-        head = session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
-        ).scalar_one()
+        # holds the database's write lock (BEGIN IMMEDIATE). Core statements, not ORM units of work: an append
+        # comes with nearly every API call, and the ORM's bookkeeping cost more than the three statements.
+        head_seq, head_hash = connection.execute(_HEAD_FOR_UPDATE).one()
         disclosure = disclosure or Disclosure()
         fields: dict[str, Any] = {
-            "seq": head.seq + 1,
+            "seq": head_seq + 1,
             "at": self._clock.now(),
             "actor_id": actor.id,
             "actor": actor.name,
@@ -154,18 +165,24 @@ class AuditLog:
             "legal_basis": disclosure.legal_basis,
             "outcome": str(outcome),
             "details": canonical_bytes(dict(details or {})).decode(),
-            "prev_hash": head.entry_hash,
+            "prev_hash": head_hash,
         }
         digest = entry_hash(entry_body(**fields))
-        session.add(AuditEntry(**fields, entry_hash=digest))
-        head.seq, head.entry_hash = fields["seq"], digest
-        session.flush()
+        connection.execute(_INSERT_ENTRY, {**fields, "entry_hash": digest})
+        connection.execute(_MOVE_HEAD, {"new_seq": fields["seq"], "new_hash": digest})
         return int(fields["seq"])
 
     def record(self, actor: AuditActor, action: str, **kwargs: Any) -> int:
-        """Append one entry in a transaction of its own (for events with no other write, such as a denial)."""
-        with self._db.writing() as session:
-            return self.append(session, actor, action, **kwargs)
+        """Append one entry in a transaction of its own (for events with no other write, such as a denial).
+
+        Returns once the entry is committed. Entries recorded at the same moment by several threads share one
+        transaction (batching.GroupCommit).
+        """
+        return self._group.submit(actor, action, **kwargs)
+
+    def close(self) -> None:
+        """Commit the entries waiting in ``record`` and stop its writer thread."""
+        self._group.close()
 
     def query(self, session: Session, query: AuditQuery) -> list[AuditRecord]:
         statement = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(query.limit)
