@@ -1,33 +1,39 @@
 """Benchmark: single-value HTTP lookup (``POST /api/v1/lookup`` with one value) against the real ``accord serve``,
-with a closed-loop load generator on loopback, beside the same load against ``GET /healthz`` of the same server.
+with a load generator on loopback: a closed-loop run (capacity), an open-loop run at a fixed rate (latency at
+the goal's load), and the closed-loop run against ``GET /healthz`` of the same server.
 
 1. A SQLite node home with N synthetic indicators (``--indexed N``, default 1,000,000), built by
    ``bench/lookup.py``'s machinery (half TLP:AMBER, half TLP:RED, one law-enforcement importer); ``--keep PATH``
    keeps the home, ``--reuse PATH`` uses such a home. An analyst of ANOTHER Vietnamese law-enforcement party gets
    an API token (scope read), as that benchmark's reader does: amber hits come back in full, red ones as
    restricted hits.
-2. ``accord --home HOME serve --port P`` in a subprocess (one process: ``accord serve`` runs uvicorn on an app
-   object and has no workers option; ``--server-workers`` above 1 is refused unless ``accord serve --help``
-   offers ``--workers``), ready when ``GET /healthz`` answers 200. Its access log goes to /dev/null.
-3. The load: ``--concurrency`` clients (default 16) in one asyncio loop, each on its own HTTP/1.1 keep-alive
-   connection, sending its next request as soon as the last one is answered (closed loop), for ``--warmup``
-   seconds not counted (default 3) and then ``--seconds`` counted (default 30). The client is a minimal one on
-   asyncio streams (``RawConnection``: requests encoded once, responses read by Content-Length); ``--client
-   httpx`` uses one ``httpx.AsyncClient`` instead, which costs about ten times as much CPU per request.
-   Each request looks up one value of ``lookup.query_set`` (fixed seed: 80 % indexed with Zipf-like repetition,
-   20 % absent; half in variant forms such as "+84 91 234 5678" or a spaced lower-case IBAN), as
-   ``{"values": [raw], "types": [kind]}`` (``--detect``: without types) with ``Authorization: Bearer`` and
-   ``Accord-Purpose``. The answers of the warm-up are checked (canonical form as the generator expects).
-   Counted: requests that start and end inside the window. Any answer that is not 2xx, or a transport error, is
-   an error. The generator shares the 2 cores with the server (that is what "on 2 cores" means here); its own
-   CPU time (getrusage) and the server's (/proc/PID/stat, children included) are printed for the window.
-4. The same load, same duration, against ``GET /healthz`` (no auth; one ``SELECT 1`` in a read transaction): the
-   framework's ceiling on this machine, and the lookup's share of it.
-5. The SQL statements one lookup request issues, counted in-process on the same home (an app from
+2. ``accord --home HOME serve --port P --workers W`` in a subprocess (``--server-workers W``, default one per
+   core), ready when ``GET /healthz`` answers 200. Its output goes to a scratch file.
+3. Closed loop: ``--concurrency`` clients (default 16) in one asyncio loop, each on its own HTTP/1.1 keep-alive
+   connection, sending its next request as soon as the last one is answered, for ``--warmup`` seconds not
+   counted (default 3) and then ``--seconds`` counted (default 30). The client is a minimal one on asyncio
+   streams (``RawConnection``: requests encoded once, responses read by Content-Length); ``--client httpx`` uses
+   one ``httpx.AsyncClient`` instead, which costs about ten times as much CPU per request. Each request looks up
+   one value of ``lookup.query_set`` (fixed seed: 80 % indexed with Zipf-like repetition, 20 % absent; half in
+   variant forms such as "+84 91 234 5678" or a spaced lower-case IBAN), as ``{"values": [raw], "types":
+   [kind]}`` (``--detect``: without types) with ``Authorization: Bearer`` and ``Accord-Purpose``. The answers of
+   the warm-up are checked (canonical form as the generator expects). Counted: requests that start and end
+   inside the window. Any answer that is not 2xx, or a transport error, is an error. The generator shares the
+   cores with the server (that is what "on 2 cores" means here); its own CPU time (getrusage) and the server's
+   (/proc/PID/stat, children included) are printed for the window.
+4. Open loop (``--rate R``, default 1,000/s; 0 skips it): the same requests, due at R per second whatever the
+   answers do, over at most ``--open-connections`` keep-alive connections (default 64); each latency runs from
+   when the request was due, so a server that falls behind is charged for the queue. The goal is judged here:
+   the server must answer R per second (99 % of those due) with p99 <= 20 ms, and the closed loop must show a
+   capacity of at least 1,000/s.
+5. The closed loop against ``GET /healthz`` (no auth; one ``SELECT 1`` in a read transaction): the framework's
+   ceiling on this machine, and the lookup's share of it.
+6. The SQL statements one lookup request issues, counted in-process on the same home (an app from
    ``create_app`` and an engine event listener), so the run names the round trips behind the figure.
 
     .venv/bin/python bench/lookup_http.py [--indexed N] [--seconds S] [--warmup S] [--concurrency C]
-        [--server-workers W] [--client raw|httpx] [--detect] [--keep PATH | --reuse PATH]
+        [--server-workers W] [--rate R] [--open-connections N] [--client raw|httpx] [--detect]
+        [--keep PATH | --reuse PATH]
 """
 
 from __future__ import annotations
@@ -88,11 +94,6 @@ def analyst_token(node: Node, suffix: str) -> str:
     node.identity.add_user(operator, username, party.id, ["analyst"])
     _view, token = node.identity.create_token(operator, username, "bench http", ["read"])
     return token
-
-
-def serve_has_workers_option() -> bool:
-    done = subprocess.run([str(ACCORD), "serve", "--help"], capture_output=True, text=True, check=False)  # noqa: S603
-    return "--workers" in done.stdout
 
 
 def free_port() -> int:
@@ -236,8 +237,17 @@ def check_answer(run: Run, query: Query, body: bytes) -> None:
 
 
 async def load(
-    target: Target, base_url: str, server_pid: int, client: str, concurrency: int, warmup: float, seconds: float
+    target: Target,
+    base_url: str,
+    server_pid: int,
+    client: str,
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    rate: float | None = None,
 ) -> Run:
+    """Closed loop: ``concurrency`` clients, each sending as soon as answered. Open loop (``rate``): requests due
+    at ``rate`` per second over at most ``concurrency`` connections."""
     run = Run(target.label)
     begin = time.perf_counter()
     marks: dict[str, tuple[float, float, float]] = {}  # name -> (time, server cpu, generator cpu)
@@ -299,8 +309,58 @@ async def load(
         if connection is not None:
             connection.close()
 
+    async def open_loop(pool_size: int) -> None:
+        # Requests leave on a fixed schedule, whatever the answers do; each takes an idle connection (opening one
+        # while fewer than pool_size exist) and its latency runs from when it was due, not from when it found a
+        # connection: a server that falls behind is charged for the queue (no coordinated omission).
+        idle: asyncio.Queue[RawConnection] = asyncio.Queue()
+        opened = 0
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(due: float, index: int) -> None:
+            nonlocal opened
+            connection: RawConnection | None = None
+            try:
+                if idle.empty() and opened < pool_size:
+                    opened += 1
+                    connection = await RawConnection.open(host, port)
+                else:
+                    connection = await idle.get()
+                status, body, close = await asyncio.wait_for(connection.send(requests[index]), REQUEST_TIMEOUT)
+            except (OSError, EOFError, ValueError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                failed(exc)
+                if connection is not None:
+                    connection.close()
+                    opened -= 1
+                return
+            if close:
+                connection.close()
+                opened -= 1
+            else:
+                idle.put_nowait(connection)
+            record(due, status, index, body)
+
+        interval = 1.0 / rate
+        sent = 0
+        while (due := begin + sent * interval) < stop_at:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            run.total += 1
+            task = asyncio.create_task(one(due, next(cursor) % count))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            sent += 1
+        if tasks:
+            await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT)
+        while not idle.empty():
+            idle.get_nowait().close()
+
     clocks = (mark("warm", warm_end), mark("stop", stop_at))
-    if client == "raw":
+    if rate is not None:
+        url = httpx.URL(base_url)
+        host, port = url.host, url.port or 80
+        requests = [raw_request(target, host, port, body) for body in target.bodies]
+        await asyncio.gather(*clocks, open_loop(concurrency))
+    elif client == "raw":
         url = httpx.URL(base_url)
         host, port = url.host, url.port or 80
         requests = [raw_request(target, host, port, body) for body in target.bodies]
@@ -475,7 +535,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="counted seconds per endpoint")
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP, help="uncounted seconds before them")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="closed-loop clients")
-    parser.add_argument("--server-workers", type=int, default=1, help="server processes (if accord serve can)")
+    parser.add_argument(
+        "--server-workers", type=int, default=os.cpu_count() or 1, help="accord serve --workers (default: one per core)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=GOAL_RATE, help="open-loop run: requests due per second (0: skip that run)"
+    )
+    parser.add_argument("--open-connections", type=int, default=64, help="open-loop run: most connections used")
     parser.add_argument(
         "--client", choices=["raw", "httpx"], default="raw", help="load generator: asyncio streams or httpx"
     )
@@ -487,6 +553,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--indexed must be 1,000..1,000,000")
     if not (1 <= args.seconds <= 600 and 0 <= args.warmup <= 60 and 1 <= args.concurrency <= 256):
         parser.error("--seconds 1..600, --warmup 0..60, --concurrency 1..256")
+    if not (0 <= args.rate <= 20_000 and 1 <= args.open_connections <= 1024 and 1 <= args.server_workers <= 64):
+        parser.error("--rate 0..20000, --open-connections 1..1024, --server-workers 1..64")
     if args.keep and args.reuse:
         parser.error("give --keep or --reuse, not both")
     if args.reuse and not (args.reuse / "accord.db").is_file():
@@ -504,23 +572,23 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    has_workers = serve_has_workers_option()
-    if args.server_workers != 1 and not has_workers:
-        print("accord serve has no --workers option (it runs uvicorn on an app object, one process)")
-        return 2
     print("Accord single-value HTTP lookup benchmark")
     print(f"  date (UTC)  {datetime.now(UTC):%Y-%m-%d %H:%M:%S}")
     print(f"  code        {git_commit()}")
     print(f"  python      {platform.python_version()} ({platform.python_implementation()}), {platform.platform()}")
     print(f"  cpu_count   {os.cpu_count()}; load average before {os.getloadavg()[0]:.2f}")
     print(f"  libraries   uvicorn {version('uvicorn')}, fastapi {version('fastapi')}, httpx {version('httpx')}")
-    workers_note = "" if has_workers else " (accord serve has no --workers option: one process is all it runs)"
-    print(f"  server      accord serve, {args.server_workers} process{workers_note}")
+    print(f"  server      accord serve --workers {args.server_workers}")
     print(
         f"  load        {args.concurrency} closed-loop clients ({args.client}), keep-alive, "
-        f"{args.warmup:g} s warm-up + {args.seconds:g} s counted per endpoint; "
+        f"{args.warmup:g} s warm-up + {args.seconds:g} s counted per run; "
         f"types {'detected by the server' if args.detect else 'given'}"
     )
+    if args.rate:
+        print(
+            f"              then open loop: {args.rate:,.0f} requests/s due, "
+            f"over at most {args.open_connections} connections"
+        )
     with bench_node("sqlite", args) as bench, tempfile.TemporaryDirectory(prefix="accord-bench-http-") as scratch:
         home = bench.node.settings.home
         token = analyst_token(bench.node, f"{os.getpid()}-{int(time.time())}")
@@ -532,21 +600,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  queries     {len(queries):,} request bodies cycled ({present:,} indexed values, the rest absent)")
         target = lookup_target(token, queries, args.detect)
         statements = statements_of_one_lookup(home, token, target.bodies[0] or b"")
-        runs = []
         server = Server(home, args.server_workers, Path(scratch) / "server.log")
         with running(server):
-            for each in (target, healthz_target()):
-                progress(f"load on {each.label} for {args.warmup:g} + {args.seconds:g} s")
-                runs.append(
-                    asyncio.run(
-                        load(each, server.url, server.pid, args.client, args.concurrency, args.warmup, args.seconds)
+            progress(f"closed loop on {target.label} for {args.warmup:g} + {args.seconds:g} s")
+            capacity = asyncio.run(
+                load(target, server.url, server.pid, args.client, args.concurrency, args.warmup, args.seconds)
+            )
+            paced = None
+            if args.rate:
+                progress(f"open loop on {target.label} at {args.rate:,.0f}/s for {args.warmup:g} + {args.seconds:g} s")
+                paced = asyncio.run(
+                    load(
+                        target,
+                        server.url,
+                        server.pid,
+                        "raw",
+                        args.open_connections,
+                        args.warmup,
+                        args.seconds,
+                        rate=args.rate,
                     )
                 )
+                paced.label = f"{target.label}, open loop at {args.rate:,.0f} requests/s"
+            progress(f"closed loop on GET /healthz for {args.warmup:g} + {args.seconds:g} s")
+            health = asyncio.run(
+                load(healthz_target(), server.url, server.pid, args.client, args.concurrency, args.warmup, args.seconds)
+            )
+        runs = [capacity, *([paced] if paced else []), health]
     print(f"  load average after {os.getloadavg()[0]:.2f}")
     print()
     for run in runs:
         print_run(run, args.server_workers)
-    lookup, health = runs
+    lookup = capacity
     print()
     transactions = sum(1 for s in statements if s.startswith("BEGIN"))
     writes = sum(1 for s in statements if s.startswith("BEGIN IMMEDIATE"))
@@ -559,13 +644,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     ratio = lookup.rate / health.rate if health.rate else 0.0
     print(f"lookup / healthz throughput: {ratio:.2f} ({lookup.rate:,.0f} vs {health.rate:,.0f} req/s)")
-    p99 = percentile(lookup.latencies, 99) if lookup.latencies else float("inf")
-    errors = sum(lookup.errors.values())
-    met = lookup.rate >= GOAL_RATE and p99 <= GOAL_P99_MS and errors == 0
+    errors = sum(lookup.errors.values()) + (sum(paced.errors.values()) if paced else 0)
+    if paced is None:
+        print("goal: not judged (no open-loop run; give --rate)")
+        return 0 if errors == 0 and sum(health.errors.values()) == 0 else 1
+    p99 = percentile(paced.latencies, 99) if paced.latencies else float("inf")
+    kept_up = paced.rate >= 0.99 * args.rate
+    met = lookup.rate >= GOAL_RATE and args.rate >= GOAL_RATE and kept_up and p99 <= GOAL_P99_MS and errors == 0
     print(
         f"goal >= {GOAL_RATE:,.0f} req/s and p99 <= {GOAL_P99_MS:.0f} ms, single-value HTTP lookup against "
-        f"{bench.indexed:,} indexed, {args.concurrency} clients: {'MET' if met else 'NOT MET'} "
-        f"({lookup.rate:,.0f} req/s, p99 {p99:.1f} ms, {errors} errors)"
+        f"{bench.indexed:,} indexed, {args.server_workers} server processes on {os.cpu_count()} cores: "
+        f"{'MET' if met else 'NOT MET'} (capacity {lookup.rate:,.0f} req/s with {args.concurrency} clients; "
+        f"{paced.rate:,.0f} req/s answered of {args.rate:,.0f} due, p99 {p99:.1f} ms; {errors} errors)"
     )
     return 0 if errors == 0 and sum(health.errors.values()) == 0 else 1
 

@@ -73,6 +73,14 @@ class Settings:
     default_locale: str = _setting(
         "en", "Language of the UI when the browser asks for none we have.", choices=("en", "vi")
     )
+    server_workers: int = _setting(
+        1,
+        "Web server processes accord serve runs; up to one per core. The deadline ticker and federation loop "
+        "run once, beside them.",
+        minimum=1,
+        maximum=64,
+    )
+    access_log: bool = _setting(True, "Log one line per HTTP request to standard error (uvicorn's access log).")
     trust_proxy_headers: bool = _setting(
         False, "Believe X-Forwarded-For/-Proto from a reverse proxy (only behind one you run)."
     )

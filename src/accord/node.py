@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -32,11 +33,14 @@ from accord.federation.service import FederationService
 from accord.federation.sharing import SharingService
 from accord.federation.sync import IntelSync
 from accord.identity import validation
+from accord.identity.epoch import track_identity_changes
 from accord.identity.login import LoginPolicy, LoginService
+from accord.identity.models import ApiToken, Party, User, UserRole
 from accord.identity.node_keys import PRIVATE_KEY_FILE, NodeKeys, generate_node_keys, load_node_keys
 from accord.identity.service import IdentityService, TokenPolicy
 from accord.ids import IdSource, RandomIds
 from accord.intel.markings import parse_audience
+from accord.intel.models import SharingGroup, SharingGroupMember
 from accord.intel.service import IntelPolicy, IntelService
 from accord.intel.vocabulary import parse_tlp
 from accord.matching.scoring import parse_half_lives
@@ -45,6 +49,16 @@ from accord.matching.sightings import record_sightings
 from accord.matching.warninglists import Warninglists
 from accord.store import migrate
 from accord.store.engine import Database, DatabaseUnavailable, make_engine
+
+# Rows whose change moves the identity epoch, with the attributes whose change alone does not (identity.epoch).
+IDENTITY_ROWS: dict[type[Any], frozenset[str]] = {
+    Party: frozenset(),
+    User: frozenset(),
+    UserRole: frozenset(),
+    ApiToken: frozenset({"last_used_at"}),
+    SharingGroup: frozenset(),
+    SharingGroupMember: frozenset(),
+}
 
 
 class NodeNotInitialised(AccordError):
@@ -216,6 +230,7 @@ class Node:
         return self._evidence_packages
 
     def close(self) -> None:
+        self.audit.close()
         self.db.dispose()
 
 
@@ -238,6 +253,7 @@ def open_node(
     clock = clock or SystemClock()
     ids = ids or RandomIds()
     audit = AuditLog(db, clock)
+    track_identity_changes(db, IDENTITY_ROWS)
     identity = IdentityService(
         db, clock, ids, audit, TokenPolicy(default_days=settings.token_default_days, max_days=settings.token_max_days)
     )

@@ -106,7 +106,7 @@ def allows(audience: Audience, owner: str, tlp: str, group: str | None) -> bool:
 
 def reference_lookup(
     node: Node, actor: Actor, values: Sequence[str], types: Sequence[str | None] | None
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The documents of ``MatchingService.lookup(actor, values, types, ...)`` and its audit entry's details."""
     region = actor.country or node.settings.node_country or None
     parsed = [_canonical(raw, types[i] if types else None, region) for i, raw in enumerate(values)]
@@ -142,12 +142,14 @@ def reference_lookup(
                 score,
             )
         )
-    details = {
+    details: dict[str, Any] = {
         "values": len(values),
         "valid": sum(1 for d in documents if d["error"] is None),
         "with_hits": sum(1 for d in documents if d["hits"]["found"]),
         "with_restricted_hits": sum(1 for d in documents if d["hits"]["restricted"] is not None),
     }
+    if actor.token_id:
+        details["token"] = actor.token_id
     return documents, details
 
 

@@ -239,7 +239,15 @@ def test_one_audit_entry_per_lookup_with_counts_and_no_values(client, node: Node
         "fraud investigation",
         "Decree 13/2023 art. 17",
     )
-    assert json.loads(entry.details) == {"values": 3, "valid": 2, "with_hits": 1, "with_restricted_hits": 1}
+    token = node.identity.authenticate_token(world.tokens["partner"]).token_id
+    assert json.loads(entry.details) == {
+        "values": 3,
+        "valid": 2,
+        "with_hits": 1,
+        "with_restricted_hits": 1,
+        "token": token,  # named here: the lookup route records no separate token.use entry
+    }
+    assert _entries(node, "token.use") == []
     stored = json.dumps([entry.details, entry.object_id, entry.object_type])
     for text in [*values, NUMBER, "84987654321"]:
         assert text not in stored

@@ -280,4 +280,6 @@ def test_the_api_answers_byte_for_byte_as_the_plain_lookup(client: Any, node: No
         assert answer.content == json.dumps(
             {"results": expected}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
         ).encode("utf-8")
-        assert _last_lookup_details(node) == details
+        # The API's entry also names the token (the lookup route records no separate token.use).
+        token_id = node.identity.authenticate_token(store.tokens[who]).token_id
+        assert _last_lookup_details(node) == {**details, "token": token_id}

@@ -21,6 +21,7 @@ from accord.errors import InvalidInput
 from accord.federation.worker import start_federation_loop
 from accord.node import init_node, open_node
 from accord.web.app import create_app
+from accord.web.serving import run_server
 
 DEMO_MARKER = ".accord-demo"
 DEFAULT_DATA_DIR = Path(
@@ -32,6 +33,9 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Listen address (setting host).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (setting port).", min=1, max=65535)] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Web server processes, up to one per core (setting server_workers).", min=1)
+    ] = None,
 ) -> None:
     """Serve the web UI and the API."""
     extra: dict[str, object] = {}
@@ -39,16 +43,24 @@ def serve(
         extra["host"] = host
     if port is not None:
         extra["port"] = port
+    if workers is not None:
+        extra["server_workers"] = workers
     settings = ctx_of(ctx).settings(**extra)
-    app = create_app(settings)
-    typer.echo(f"Accord node {settings.node_name} on http://{settings.host}:{settings.port}/")
+    # Open the node once here, whatever the number of workers: a missing key, an old schema or a warninglist that
+    # cannot be loaded stops the command with its one-line error before any worker starts (create_app checks
+    # the same in each worker).
+    node = open_node(settings)
+    try:
+        _ = node.keys, node.matching
+    finally:
+        node.close()
+    processes = f", {settings.server_workers} processes" if settings.server_workers > 1 else ""
+    typer.echo(f"Accord node {settings.node_name} on http://{settings.host}:{settings.port}/{processes}")
     stop = threading.Event()
     start_ticker(settings, stop)
     start_federation_loop(settings, stop)
     try:
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, proxy_headers=settings.trust_proxy_headers, log_level="info"
-        )
+        run_server(settings)
     finally:
         stop.set()
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -226,6 +227,9 @@ def _live_postings(statement: S) -> S:
     )
 
 
+# Cached per audience (a frozen value: party, levels, groups): building the statement cost more than running it
+# for a single-value lookup. Statements are immutable, so threads share them safely.
+@lru_cache(maxsize=256)
 def _postings_statement(audience: Audience) -> Select[*tuple[Any, ...]]:
     """Every live posting of the observables ``ids``, with whether ``audience`` may see it, newest first per
     observable (the order of ``_reports_statement``'s ranks)."""

@@ -334,7 +334,9 @@ class MatchingService:
             correlations = correlate_entries(session, entries, audience)
             feedback = tally_entries(session, entries)
         now = self._clock.now()
-        parties = self._identity.parties_by_id({h.party_id for c in correlations.values() for h in c.holdings})
+        parties = self._identity.parties_by_id(
+            {h.party_id for c in correlations.values() for h in c.holdings}, as_of=actor.epoch
+        )
         answers = _Answers(Viewer(audience, parties), self._policy.half_lives, now)
         built: dict[tuple[str, str | None], LookupResult] = {}
         valid = with_hits = with_restricted = 0
@@ -366,6 +368,7 @@ class MatchingService:
                 "valid": valid,
                 "with_hits": with_hits,
                 "with_restricted_hits": with_restricted,
+                **({"token": actor.token_id} if actor.token_id else {}),  # the API route records no token.use
             },
         )
         return results

@@ -18,7 +18,8 @@ def _parts(value: str) -> tuple[str, dict[str, str]]:
     return main.lower(), parsed
 
 
-def accepts_taxii(request: Request) -> None:
+async def accepts_taxii(request: Request) -> None:
+    # async: header parsing needs no worker thread (FastAPI runs a plain function dependency in one).
     """406 unless the client accepts TAXII 2.1 JSON (a missing or */* Accept is read as yes)."""
     accept = request.headers.get("accept", "")
     if not accept.strip():
@@ -32,7 +33,7 @@ def accepts_taxii(request: Request) -> None:
     raise HTTPException(406, detail=f"this server speaks {TAXII_MEDIA}")
 
 
-def sends_taxii(request: Request) -> None:
+async def sends_taxii(request: Request) -> None:
     media, params = _parts(request.headers.get("content-type", ""))
     if media != "application/taxii+json" or params.get("version", "2.1") != "2.1":
         raise HTTPException(415, detail=f"send {TAXII_MEDIA}")

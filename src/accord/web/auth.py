@@ -43,17 +43,23 @@ def cookie_secure(request: Request) -> bool:
     return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
 
-def api_actor(request: Request) -> Actor:
-    # A plain function: FastAPI runs it in its thread pool, so database work never blocks the event loop.
-    """The actor behind ``Authorization: Bearer <token>``. Token use on a write is audited."""
+def bearer_actor(request: Request) -> Actor:
+    """The actor behind ``Authorization: Bearer <token>``, unaudited: for a route whose service audits the call
+    itself and names the token there (``POST /api/v1/lookup``). Call it from a worker thread (it reads the
+    database)."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise AuthenticationFailed("no bearer token")
-    node = node_of(request)
-    actor = node.identity.authenticate_token(credentials.strip())
+    return node_of(request).identity.authenticate_token(credentials.strip())
+
+
+def api_actor(request: Request) -> Actor:
+    # A plain function: FastAPI runs it in its thread pool, so database work never blocks the event loop.
+    """The actor behind ``Authorization: Bearer <token>``. Token use on a write is audited."""
+    actor = bearer_actor(request)
     if request.method not in SAFE_METHODS:
-        node.audit.record(
+        node_of(request).audit.record(
             actor.audit_ref(),
             "token.use",
             object_type="token",
@@ -132,6 +138,11 @@ def _header_text(request: Request, name: str) -> str | None:
     return text
 
 
+async def disclosure_dependency(request: Request) -> Disclosure:
+    # async: parsing two headers needs no worker thread (FastAPI runs a plain function dependency in one).
+    return disclosure_from_headers(request)
+
+
 def disclosure_from_headers(request: Request) -> Disclosure:
     """Purpose (required) and legal basis of a read of personal data, from ``Accord-Purpose`` and
     ``Accord-Legal-Basis``: data-protection rules ask why, every time (UN Convention Art. 36)."""
@@ -141,10 +152,10 @@ def disclosure_from_headers(request: Request) -> Disclosure:
     return Disclosure(purpose=purpose, legal_basis=_header_text(request, LEGAL_BASIS_HEADER))
 
 
-DisclosureHeaders = Annotated[Disclosure, Depends(disclosure_from_headers)]
+DisclosureHeaders = Annotated[Disclosure, Depends(disclosure_dependency)]
 
 
-def optional_disclosure_from_headers(request: Request) -> Disclosure:
+async def optional_disclosure_from_headers(request: Request) -> Disclosure:
     """``Accord-Purpose`` and ``Accord-Legal-Basis`` when given, for writes that read no personal data."""
     return Disclosure(
         purpose=_header_text(request, PURPOSE_HEADER), legal_basis=_header_text(request, LEGAL_BASIS_HEADER)
