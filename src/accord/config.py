@@ -80,7 +80,9 @@ class Settings:
         minimum=1,
         maximum=64,
     )
-    access_log: bool = _setting(True, "Log one line per HTTP request to standard error (uvicorn's access log).")
+    access_log: bool = _setting(
+        True, "Log one line per HTTP request to standard error: client address, request line, status, milliseconds."
+    )
     trust_proxy_headers: bool = _setting(
         False, "Believe X-Forwarded-For/-Proto from a reverse proxy (only behind one you run)."
     )

@@ -70,7 +70,9 @@ def versions_statement(audience: Audience, flt: ObjectFilter) -> Select[int, str
     statement = statement.where(
         audience.condition(IntelObject.owner_party_id, IntelObject.tlp, IntelObject.sharing_group_id)
     )
-    if flt.ids:
+    if len(flt.ids) == 1:  # get-by-id: a plain comparison, not an IN list SQLAlchemy rewrites per execution
+        statement = statement.where(IntelObject.stix_id == flt.ids[0])
+    elif flt.ids:
         statement = statement.where(IntelObject.stix_id.in_(flt.ids))
     if flt.types:
         statement = statement.where(IntelObject.stix_type.in_(flt.types))

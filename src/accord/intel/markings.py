@@ -43,6 +43,9 @@ def visible_tlps(actor: Actor, party_kind: str | None, amber_audience: Sequence[
     return frozenset(levels)
 
 
+FEW_GROUPS = 16  # sharing groups compared one by one in SQL; more go into one IN list
+
+
 @dataclass(frozen=True)
 class Audience:
     """What one reader may see: their party, the TLP levels open to them, the sharing groups they are in."""
@@ -82,11 +85,20 @@ class Audience:
     def _build_condition(self, owner: Any, tlp: Any, group: Any) -> ColumnElement[bool]:
         if self.operator:
             return true()
+        # Comparisons joined by OR rather than IN (...): an IN list is an "expanding" parameter that SQLAlchemy
+        # rewrites on every execution, which cost more than the query itself for a single-object read.
         mine = owner == self.party_id if self.party_id is not None else false()
-        shareable = tlp.not_in([str(t) for t in OWNER_ONLY])
-        in_group = group.in_(sorted(self.groups)) if self.groups else false()
-        open_levels = [str(t) for t in self.levels if t not in OWNER_ONLY]
-        return or_(mine, and_(shareable, or_(in_group, and_(group.is_(None), tlp.in_(open_levels)))))
+        shareable = and_(*(tlp != str(t) for t in sorted(OWNER_ONLY)))
+        groups = sorted(self.groups)
+        if not groups:
+            in_group: ColumnElement[bool] = false()
+        elif len(groups) <= FEW_GROUPS:
+            in_group = or_(*(group == g for g in groups))
+        else:
+            in_group = group.in_(groups)
+        open_levels = sorted(str(t) for t in self.levels if t not in OWNER_ONLY)
+        level_open = or_(*(tlp == level for level in open_levels)) if open_levels else false()
+        return or_(mine, and_(shareable, or_(in_group, and_(group.is_(None), level_open))))
 
 
 # Built once per audience and columns: an audience is a frozen value and SQL expressions are immutable, and building

@@ -19,9 +19,11 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from accord.config import Settings
 from accord.errors import AccordError
+from accord.web.access_log import AccessLog
 from accord.web.app import create_app
 
 LISTEN_BACKLOG = 2048  # uvicorn's default
@@ -41,15 +43,22 @@ class WorkerFailed(AccordError):
 def run_server(settings: Settings, *, log_level: str = "info") -> None:
     """Serve the node on ``settings.host``:``settings.port`` with ``settings.server_workers`` processes, until
     interrupted (Ctrl-C or SIGTERM). Raises WorkerFailed if a worker process cannot start."""
+    # uvicorn's own access log is off: web.access_log writes the same lines for a fraction of the cost.
     options: dict[str, Any] = {
         "proxy_headers": settings.trust_proxy_headers,
         "log_level": log_level,
-        "access_log": settings.access_log,
+        "access_log": False,
     }
     if settings.server_workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **options)
+        uvicorn.run(served_app(settings), host=settings.host, port=settings.port, **options)
     else:
         _supervise(settings, options)
+
+
+def served_app(settings: Settings) -> ASGIApp:
+    """The node's app as ``accord serve`` runs it: with the access log when ``access_log`` is on."""
+    app = create_app(settings)
+    return AccessLog(app) if settings.access_log else app
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -73,7 +82,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 def _worker(settings: Settings, sock: socket.socket, options: dict[str, Any]) -> None:
     """One worker process (started with "spawn": it imports Accord afresh and builds its own app, engine and
     connection pool; no connection or lock crosses a fork)."""
-    config = uvicorn.Config(partial(create_app, settings), factory=True, **options)
+    config = uvicorn.Config(partial(served_app, settings), factory=True, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
