@@ -101,6 +101,20 @@ def test_two_processes_share_the_port_the_caches_and_the_audit_chain(
     with ThreadPoolExecutor(4) as pool:
         assert set(pool.map(lookup, range(20))) == {401}
 
+    # A worker that dies is replaced, and connections go to its successor.
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        now = _workers(server.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        time.sleep(0.2)
+    replaced = _workers(server.pid)
+    assert len(replaced) == 2 and workers[0] not in replaced
+    time.sleep(3)  # the successor imports Accord and opens the node
+    with httpx.Client(base_url=url, timeout=10) as http:
+        assert {http.get("/healthz").status_code for _ in range(20)} == {200}
+
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=40) == 0
     assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in workers)

@@ -25,9 +25,9 @@ from accord.config import Settings
 from accord.errors import AccordError
 from accord.web.access_log import AccessLog
 from accord.web.app import create_app
+from accord.web.handoff import HandedServer, channel_pair, hand_out
 
 LISTEN_BACKLOG = 2048  # uvicorn's default
-STARTUP_GRACE_SECONDS = 30.0  # a worker that exits sooner than this after starting failed to start
 STOP_GRACE_SECONDS = 30.0  # after SIGTERM, how long a worker may finish its requests before it is killed
 POLL_SECONDS = 0.5
 
@@ -62,34 +62,28 @@ def served_app(settings: Settings) -> ASGIApp:
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
-    """A listening socket of its own for one worker, on the shared port (SO_REUSEPORT).
-
-    One socket per worker, not one shared by all as uvicorn's own ``--workers`` does: on a shared socket the
-    first worker to wake accepts every waiting connection at once, so a burst of keep-alive clients all land on
-    one process and the others idle (measured: 100 % against 28 % CPU). With SO_REUSEPORT the kernel spreads
-    new connections over the workers' sockets.
-    """
     family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
     sock.listen(LISTEN_BACKLOG)
-    sock.set_inheritable(True)
     return sock
 
 
-def _worker(settings: Settings, sock: socket.socket, options: dict[str, Any]) -> None:
+def _worker(settings: Settings, channel: socket.socket, options: dict[str, Any], ready: Any) -> None:
     """One worker process (started with "spawn": it imports Accord afresh and builds its own app, engine and
-    connection pool; no connection or lock crosses a fork)."""
+    connection pool; no connection or lock crosses a fork). It serves the connections the parent hands it."""
     config = uvicorn.Config(partial(served_app, settings), factory=True, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    HandedServer(config, channel, ready.set).run()
 
 
 def _supervise(settings: Settings, options: dict[str, Any]) -> None:
-    """Start the workers, replace one that dies after it started, stop them all on SIGINT or SIGTERM."""
+    """Accept in this process and hand connections to the workers in turn (web.handoff); replace a worker that
+    dies after it started; stop them all on SIGINT or SIGTERM."""
     spawn = multiprocessing.get_context("spawn")
-    sockets = [_listening_socket(settings.host, settings.port) for _ in range(settings.server_workers)]
+    listener = _listening_socket(settings.host, settings.port)
+    count = settings.server_workers
+    channels: list[socket.socket | None] = [None] * count
     stopping = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -97,33 +91,47 @@ def _supervise(settings: Settings, options: dict[str, Any]) -> None:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def start(index: int) -> tuple[BaseProcess, float]:
+    def start(index: int) -> tuple[BaseProcess, Any]:
+        parent_end, worker_end = channel_pair()
+        ready = spawn.Event()
         process = spawn.Process(
-            target=_worker, args=(settings, sockets[index], options), name=f"accord-web-{index + 1}", daemon=False
+            target=_worker, args=(settings, worker_end, options, ready), name=f"accord-web-{index + 1}", daemon=False
         )
         process.start()
-        return process, time.monotonic()
+        worker_end.close()  # the worker has its own copy
+        old, channels[index] = channels[index], parent_end
+        if old is not None:
+            old.close()
+        return process, ready
 
-    workers = [start(index) for index in range(len(sockets))]
+    workers = [start(index) for index in range(count)]
+    accepting = threading.Thread(
+        target=hand_out, args=(listener, lambda: list(channels), stopping), name="accord-accept", daemon=True
+    )
+    accepting.start()
     try:
         while not stopping.wait(POLL_SECONDS):
-            for index, (process, started) in enumerate(workers):
+            for index, (process, ready) in enumerate(workers):
                 if process.is_alive() or stopping.is_set():
                     continue
-                if time.monotonic() - started < STARTUP_GRACE_SECONDS:
-                    raise WorkerFailed(index, process.exitcode)
-                workers[index] = start(index)  # it served, then died: replace it on the same socket
+                if not ready.is_set():
+                    raise WorkerFailed(index, process.exitcode)  # it never served: a restart would fail again
+                workers[index] = start(index)  # it served, then died: replace it with a fresh channel
     finally:
-        for process, _started in workers:
+        stopping.set()
+        accepting.join()
+        listener.close()  # no new connections; those handed out finish in their workers
+        for process, _ready in workers:
             if process.is_alive():
                 process.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process, _started in workers:
+        for process, _ready in workers:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
-        for sock in sockets:
-            sock.close()
+        for channel in channels:
+            if channel is not None:
+                channel.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
