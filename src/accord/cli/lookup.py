@@ -258,6 +258,7 @@ def lookup(
         lines = FileLines(source)
         values = csv_values(lines, column) if column is not None else plain_values(lines)  # a bad header fails here
         node = ctx_of(ctx).node()
+        node.db.tune_for_serving()  # a read-heavy job: SQLite reads through a memory map, as a server's do
         handle: IO[str] = sys.stdout
         try:
             matching = node.matching  # a warninglist that cannot be loaded fails before anything is written

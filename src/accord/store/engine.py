@@ -26,12 +26,14 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_CACHE_KIB = 64 * 1024
 # Reads through a memory map share the operating system's page cache between connections and server processes,
 # instead of each connection filling its own cache from cold (a bulk lookup at 1,000,000 values: 387 -> 305 ms).
+# Servers and lookups only (Database.tune_for_serving): mapped pages count in a process's RSS, and a bulk import
+# that maps the whole file went from 836 MiB to 1,866 MiB peak RSS.
 SQLITE_MMAP_BYTES = 4 * 1024**3
 # Connections kept open. SQLAlchemy's default (5, overflow 10) closes every connection beyond five when it is
 # returned: under a few concurrent requests each one then opened a new connection (PRAGMAs, a cold cache), which
 # was the largest single cost of a small API call. Sized above the web server's request threads (web.app).
 SQLITE_POOL_SIZE = 24
-SQLITE_CHECKPOINT_SECONDS = 1.0  # Database.checkpoint_in_background
+SQLITE_CHECKPOINT_SECONDS = 1.0  # Database.tune_for_serving
 # PostgreSQL likewise; a new PostgreSQL connection costs milliseconds. Two server processes stay far below the
 # server's default max_connections (100).
 POSTGRES_POOL_SIZE = 24
@@ -88,7 +90,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed transaction's integrity
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         # Checkpoint every ~40 MB of WAL instead of 4 MB: index pages that every batch of a bulk import touches
         # are copied back once per checkpoint, not once per few batches (a third less commit time measured).
         cursor.execute("PRAGMA wal_autocheckpoint=10000")
@@ -146,24 +147,26 @@ class Database:
             self._writers = WriterQueue(lock_file, SQLITE_BUSY_TIMEOUT_MS / 1000)
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
-        self.checkpoints = 0  # background checkpoints completed (checkpoint_in_background)
+        self.checkpoints = 0  # background checkpoints completed (tune_for_serving)
 
-    def checkpoint_in_background(self) -> None:
-        """SQLite: copy the write-ahead log back into the database from a thread of its own, every
-        ``SQLITE_CHECKPOINT_SECONDS``, instead of inside whichever commit crosses ``wal_autocheckpoint``.
+    def tune_for_serving(self) -> None:
+        """SQLite, for a server or a lookup: reads through a memory map (``SQLITE_MMAP_BYTES``), and the
+        write-ahead log copied back into the database from a thread of its own every
+        ``SQLITE_CHECKPOINT_SECONDS`` instead of inside whichever commit crosses ``wal_autocheckpoint``.
 
-        For servers: that commit's request otherwise waits for a checkpoint (tens of milliseconds, with an fsync)
-        while holding this process's write queue, which is the long tail of small API writes. A PASSIVE
-        checkpoint blocks neither readers nor writers. No-op on PostgreSQL.
+        That commit's request otherwise waits for a checkpoint (tens of milliseconds, with an fsync) while
+        holding the write queue, which was the long tail of small API writes. A PASSIVE checkpoint blocks neither
+        readers nor writers. No-op on PostgreSQL.
         """
         if self.dialect != "sqlite" or self._checkpointer is not None:
             return
 
-        def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+        def serving_pragmas(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+            dbapi_connection.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
 
-        event.listen(self.engine, "connect", no_autocheckpoint)  # runs after _configure_sqlite's own PRAGMAs
-        self.engine.dispose()  # connections opened before this keep their autocheckpoint: drop them
+        event.listen(self.engine, "connect", serving_pragmas)  # runs after _configure_sqlite's own PRAGMAs
+        self.engine.dispose()  # connections opened before this keep the defaults: drop them
 
         def checkpoints() -> None:
             while not self._stop_checkpoints.wait(SQLITE_CHECKPOINT_SECONDS):

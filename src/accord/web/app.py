@@ -70,7 +70,7 @@ class ChooseLocale:
 def create_app(settings: Settings, *, clock: Clock | None = None, ids: IdSource | None = None) -> FastAPI:
     """A FastAPI app serving one node. Raises NodeNotInitialised or NodeKeyProblem if the node was never set up."""
     node: Node = open_node(settings, clock=clock, ids=ids)
-    node.db.checkpoint_in_background()
+    node.db.tune_for_serving()
     keys = node.keys  # fail at start-up, not at the first request, if the key is missing or exposed
     _ = node.matching  # likewise for a warninglist that cannot be loaded
 
