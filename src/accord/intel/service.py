@@ -228,6 +228,7 @@ class IntelService:
         if not checked.accepted:
             return
         with self._db.writing() as session:
+            self._db.widen_cache(session)
             if session.get_bind().dialect.name == "postgresql":
                 # One writer of versions at a time, so seq values commit in order: peers' sync positions and
                 # TAXII `next` tokens are store positions, and a row committing below one already read would be

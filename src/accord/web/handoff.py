@@ -15,6 +15,7 @@ import asyncio
 import logging
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ def hand_out(listener: socket.socket, channels: Callable[[], Sequence[socket.soc
             if stopping.is_set():
                 return
             logger.warning("accepting a connection failed", exc_info=True)
+            time.sleep(ACCEPT_POLL_SECONDS / 10)  # out of file descriptors, say: do not spin on it
             continue
         with connection:
             current = channels()
