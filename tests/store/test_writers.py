@@ -13,8 +13,11 @@ import pytest
 from sqlalchemy import text
 
 from accord.audit.service import AuditActor
+from accord.identity.actor import operator_actor
 from accord.node import Node
+from accord.store.engine import SQLITE_BULK_CACHE_KIB, SQLITE_CACHE_KIB
 from accord.store.writers import WriterQueue
+from tests.intel.conftest import indicator
 
 
 def test_a_writer_waits_for_the_file_lock_of_another_process_and_starts_when_it_is_released(tmp_path: Path) -> None:
@@ -97,3 +100,24 @@ def test_a_server_database_checkpoints_in_the_background(node: Node) -> None:
     while node.db.checkpoints == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert node.db.checkpoints >= 1
+
+
+def test_only_bulk_imports_widen_the_page_cache(node: Node) -> None:
+    if node.db.dialect != "sqlite":
+        pytest.skip("SQLite's page cache")
+
+    def cache_sizes() -> set[int]:
+        with node.db.engine.connect() as connection:
+            return {int(connection.execute(text("PRAGMA cache_size")).scalar_one())}
+
+    operator = operator_actor("test")
+    party = node.identity.add_party(operator, "A05 Cybercrime Unit", "law_enforcement", "VN")
+    report = node.intel.import_objects(
+        operator, [indicator(1, "[ipv4-addr:value = '198.51.100.7']")], owner=party.id, source="test"
+    )
+    assert report.total == 1
+    assert cache_sizes() == {-SQLITE_CACHE_KIB}  # an API-sized import (no checker processes): a server's cache
+    with node.db.writing() as session:
+        node.db.widen_cache(session)
+        widened = session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one()
+    assert widened == -SQLITE_BULK_CACHE_KIB

@@ -205,7 +205,7 @@ class IntelService:
         level = tlp or self._policy.default_tlp
         for size, now, checked in checked_batches(_batches(objects), level, party.country, self._clock.now, workers):
             report.total += size
-            self._store_batch(checked, party.id, party.country, group, now, report)
+            self._store_batch(checked, party.id, party.country, group, now, report, bulk=workers > 0)
         self._audit.record(
             actor.audit_ref(),
             "intel.import",
@@ -222,13 +222,22 @@ class IntelService:
         return report
 
     def _store_batch(
-        self, checked: Checked, owner: str, country: str, group: str | None, now: datetime, report: ImportReport
+        self,
+        checked: Checked,
+        owner: str,
+        country: str,
+        group: str | None,
+        now: datetime,
+        report: ImportReport,
+        *,
+        bulk: bool = False,
     ) -> None:
         report.failures += [{"id": object_id, "message": reason} for object_id, reason in checked.failures]
         if not checked.accepted:
             return
         with self._db.writing() as session:
-            self._db.widen_cache(session)
+            if bulk:  # a bulk import (checker processes): its connection gets the larger cache, a server's do not
+                self._db.widen_cache(session)
             if session.get_bind().dialect.name == "postgresql":
                 # One writer of versions at a time, so seq values commit in order: peers' sync positions and
                 # TAXII `next` tokens are store positions, and a row committing below one already read would be

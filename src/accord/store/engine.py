@@ -190,7 +190,8 @@ class Database:
 
     def widen_cache(self, session: Session) -> None:
         """SQLite: give ``session``'s connection the page cache of a bulk import (``SQLITE_BULK_CACHE_KIB``); it
-        keeps it while it stays in the pool. No-op on PostgreSQL (its buffers are the server's)."""
+        keeps it while it stays in the pool, so only imports with checker processes (the CLI's, of large files)
+        ask for it, not a server's small ones. No-op on PostgreSQL (its buffers are the server's)."""
         if self.dialect == "sqlite":
             session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BULK_CACHE_KIB}")
 
