@@ -106,7 +106,7 @@ class IdentityService:
         self._audit = audit
         self._tokens = tokens
         self._tokens_seen: EpochCache[_TokenCheck] = EpochCache(TOKENS_CACHED)
-        self._parties_seen: EpochCache[PartyView | None] = EpochCache(PARTIES_CACHED)
+        self._parties_seen: EpochCache[PartyView] = EpochCache(PARTIES_CACHED)
 
     # -- authorisation -------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,7 +35,9 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
     return parent, worker
 
 
-def hand_out(listener: socket.socket, channels: Callable[[], Sequence[socket.socket | None]], stopping: Any) -> None:
+def hand_out(
+    listener: socket.socket, channels: Callable[[], Sequence[socket.socket | None]], stopping: threading.Event
+) -> None:
     """Accept on ``listener`` until ``stopping`` is set, handing each connection to the next worker in turn.
 
     ``channels()`` gives the current parent ends (None for a worker being replaced); a worker whose channel

@@ -15,6 +15,7 @@ import threading
 import time
 from functools import partial
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
 from types import FrameType
 from typing import Any
 
@@ -70,7 +71,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(settings: Settings, channel: socket.socket, options: dict[str, Any], ready: Any) -> None:
+def _worker(settings: Settings, channel: socket.socket, options: dict[str, Any], ready: EventType) -> None:
     """One worker process (started with "spawn": it imports Accord afresh and builds its own app, engine and
     connection pool; no connection or lock crosses a fork). It serves the connections the parent hands it."""
     config = uvicorn.Config(partial(served_app, settings), factory=True, **options)
@@ -91,7 +92,7 @@ def _supervise(settings: Settings, options: dict[str, Any]) -> None:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def start(index: int) -> tuple[BaseProcess, Any]:
+    def start(index: int) -> tuple[BaseProcess, EventType]:
         parent_end, worker_end = channel_pair()
         ready = spawn.Event()
         process = spawn.Process(
