@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accord.store.base import Base, UtcDateTime
@@ -39,18 +39,36 @@ class IntelObject(Base):
 
 
 class Observable(Base):
+    """One canonical value. ``postings_written`` counts the posting rows ever written for it (an upper bound on
+    its postings: rows are only removed with their object), so a reader knows a small value from a noisy one
+    without counting; ``aggregated`` says its holdings are kept in ``observable_holdings`` (intel.holdings)."""
+
     __tablename__ = "observables"
     __table_args__ = (UniqueConstraint("kind", "value"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(MAX_VALUE_LENGTH))
+    postings_written: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    aggregated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Posting(Base):
-    """Who holds an observable: the object it came from, its owner, country and TLP, first and last seen."""
+    """Who holds an observable: the object it came from, its owner, country and TLP, first and last seen.
+
+    ``aggregated`` copies the observable's flag, so that the postings of aggregated (noisy) values can be found
+    by object through a partial index that holds only them: finding any object's postings would need an index of
+    every posting, which a bulk import would pay for on every row."""
 
     __tablename__ = "observable_postings"
+    __table_args__ = (
+        Index(
+            "ix_observable_postings_aggregated_stix_id",
+            "stix_id",
+            sqlite_where=text("aggregated = 1"),
+            postgresql_where=text("aggregated"),
+        ),
+    )
 
     observable_id: Mapped[int] = mapped_column(ForeignKey("observables.id"), primary_key=True)
     stix_id: Mapped[str] = mapped_column(String(STIX_ID_LENGTH), primary_key=True)
@@ -61,6 +79,25 @@ class Posting(Base):
     raw: Mapped[str] = mapped_column(String(MAX_VALUE_LENGTH))
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    aggregated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class ObservableHolding(Base):
+    """The live postings of one aggregated observable that share owner, country, TLP and sharing group (one
+    visibility decision): how many, first and last seen, and the newest of them (intel.holdings keeps it)."""
+
+    __tablename__ = "observable_holdings"
+
+    observable_id: Mapped[int] = mapped_column(ForeignKey("observables.id"), primary_key=True)
+    owner_party_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    tlp: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # "" for none: a key column cannot be NULL; the group's own id otherwise (no foreign key: derived rows)
+    sharing_group: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reports: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    newest: Mapped[str] = mapped_column(Text)  # JSON: [[stix_id, first_seen, last_seen], ...], newest first
 
 
 class SharingGroup(Base):

@@ -26,7 +26,7 @@ from accord.identity.errors import PermissionDenied
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
 from accord.ids import IdSource
-from accord.intel import misp
+from accord.intel import holdings, misp
 from accord.intel.collections import MAX_FILTER_VALUES, ObjectFilter, StoredVersion, versions_statement
 from accord.intel.ingest import Accepted, Checked
 from accord.intel.markings import Audience
@@ -41,10 +41,11 @@ from accord.intel.models import (
 )
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
 from accord.intel.pipeline import checked_batches
+from accord.intel.postings import follow_latest, index_postings
 from accord.intel.tabular import ColumnMap, rows_to_objects
 from accord.intel.validate import parse_timestamp
 from accord.intel.vocabulary import MARKING_ID_FOR, Tlp
-from accord.store.bulk import insert_rows, upsert, upsert_returning_ids
+from accord.store.bulk import insert_rows
 from accord.store.engine import Database
 
 BATCH = 500  # objects per transaction: big enough for executemany, small enough to keep locks short
@@ -266,6 +267,10 @@ class IntelService:
         # need _mark_latest's read and updates (most of a bulk import is the first kind).
         per_id = Counter(a.checked.stix_id for a in fresh)
         several = {stix_id for stix_id, count in per_id.items() if count > 1 or stix_id in known_ids}
+        # New versions of stored objects can revoke, re-mark or revive postings of aggregated (noisy) values:
+        # their live states before and after the batch keep those values' holdings right (intel.holdings).
+        changed = per_id.keys() & known_ids
+        before = holdings.live_states(session, changed) if changed else {}
         insert_rows(
             session,
             IntelObject,
@@ -288,8 +293,12 @@ class IntelService:
             ],
         )
         with_history = self._mark_latest(session, sorted(several)) if several else []
-        self._index(session, fresh, owner, country, group, now)
-        self._postings_follow_latest(session, with_history)
+        indexed = index_postings(session, fresh, owner, country, group, now)
+        follow_latest(session, with_history, self._country_of)
+        if changed or indexed.posted_to_aggregated:
+            holdings.apply(session, before, holdings.live_states(session, per_id.keys()))
+        if indexed.crossing:  # after apply: these values' postings are counted from the store, not as changes
+            holdings.start(session, indexed.crossing)
 
     @staticmethod
     def _new_versions(session: Session, accepted: list[Accepted]) -> tuple[list[Accepted], set[str]]:
@@ -326,62 +335,8 @@ class IntelService:
         session.execute(update(IntelObject).where(IntelObject.seq.in_(latest)).values(is_latest=True))
         return sorted(stix_id for stix_id, count in counts.items() if count > 1)
 
-    def _postings_follow_latest(self, session: Session, ids: list[str]) -> None:
-        """Postings are per (observable, object), not per version: they carry the marking, owner and country of
-        the object's latest version, which is what search shows and checks. Without this, importing an older
-        GREEN version after a RED one (or deleting the RED one's successor) would leave search answering at the
-        wrong level. Set-based: one update per distinct (TLP, owner, group) among the latest versions."""
-        if not ids:
-            return
-        latest = session.execute(
-            select(
-                IntelObject.stix_id, IntelObject.tlp, IntelObject.owner_party_id, IntelObject.sharing_group_id
-            ).where(IntelObject.stix_id.in_(ids), IntelObject.is_latest.is_(True))
-        ).all()
-        by_marking: dict[tuple[str, str, str | None], list[str]] = {}
-        for stix_id, tlp, owner, group in latest:
-            by_marking.setdefault((tlp, owner, group), []).append(stix_id)
-        for (tlp, owner, group), same in by_marking.items():
-            country = self._identity.find_party(session, owner).country
-            session.execute(
-                update(Posting)
-                .where(Posting.stix_id.in_(same))
-                .values(tlp=tlp, owner_party_id=owner, sharing_group_id=group, country=country)
-            )
-
-    def _index(
-        self, session: Session, fresh: list[Accepted], owner: str, country: str, group: str | None, now: Any
-    ) -> None:
-        pairs = {(i.kind, i.value) for a in fresh for i in a.identifiers}
-        if not pairs:
-            return
-        rows_in = [{"kind": k, "value": v} for k, v in sorted(pairs)]
-        by_pair = {
-            (kind, value): observable_id
-            for observable_id, kind, value in upsert_returning_ids(session, Observable, rows_in, ["kind", "value"])
-        }
-        rows = {}
-        for item in fresh:
-            for ident in item.identifiers:
-                key = (by_pair[(ident.kind, ident.value)], item.checked.stix_id)
-                rows[key] = {
-                    "observable_id": key[0],
-                    "stix_id": key[1],
-                    "owner_party_id": owner,
-                    "country": country,
-                    "tlp": str(item.tlp),
-                    "sharing_group_id": group,
-                    "raw": ident.raw,
-                    "first_seen": now,
-                    "last_seen": now,
-                }
-        upsert(
-            session,
-            Posting,
-            list(rows.values()),
-            ["observable_id", "stix_id"],
-            ["tlp", "sharing_group_id", "last_seen"],
-        )
+    def _country_of(self, session: Session, party_id: str) -> str:
+        return self._identity.find_party(session, party_id).country
 
     # -- reads (every one filtered by markings and audited) -------------------------------------------------
 
@@ -753,19 +708,21 @@ class IntelService:
         """Delete versions by seq; returns how many versions of the object are left.
 
         Postings are keyed by (observable, object id), not by version. With the last version gone they go too;
-        otherwise they stay and follow the new latest version (see _postings_follow_latest). Observables are kept: they
+        otherwise they stay and follow the new latest version (see postings.follow_latest). Observables are kept: they
         are bare canonical values with no owner or marking, no read path reaches one except through a posting,
         and removing one here would race with a concurrent import that is about to post to it (a foreign key
         failure there, on PostgreSQL).
         """
+        before = holdings.live_states(session, [stix_id])
         # Nothing references intel_objects by key (import statuses hold ids in their JSON, as history).
         session.execute(delete(IntelObject).where(IntelObject.seq.in_(seqs)))
         remaining = len(session.execute(select(IntelObject.seq).where(IntelObject.stix_id == stix_id)).all())
         if not remaining:
             session.execute(delete(Posting).where(Posting.stix_id == stix_id))
-            return 0
-        self._mark_latest(session, [stix_id])
-        self._postings_follow_latest(session, [stix_id])
+        else:
+            self._mark_latest(session, [stix_id])
+            follow_latest(session, [stix_id], self._country_of)
+        holdings.apply(session, before, holdings.live_states(session, [stix_id]))
         return remaining
 
     def save_status(self, actor: Actor, status_id: str, body: dict[str, Any]) -> None:

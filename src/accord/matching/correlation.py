@@ -22,11 +22,12 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, func, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from accord.intel.holdings import NEWEST_KEPT, decode_newest, newest_order
 from accord.intel.markings import Audience
-from accord.intel.models import IntelObject, Observable, Posting
+from accord.intel.models import IntelObject, Observable, ObservableHolding, Posting
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 Key = tuple[str, str]  # (identifier kind, canonical value): the observable index's unique key
@@ -38,8 +39,9 @@ Chunk = tuple[str, list[str]]  # one kind and up to CHUNK of its canonical value
 # bitmap index scan with both columns in its "Index Cond").
 CHUNK = 500
 # Objects listed per value, newest first. A value held by 100,000 reports (the "noisy value" that broke MISP
-# searches) still answers with counts and per-party figures; its object list stops here.
-MAX_REPORTS_PER_VALUE = 50
+# searches) still answers with counts and per-party figures; its object list stops here. Each aggregated holding
+# keeps this many newest postings, so the list is exact.
+MAX_REPORTS_PER_VALUE = NEWEST_KEPT
 
 
 @dataclass(frozen=True)
@@ -106,50 +108,46 @@ class Correlation:
         return len(self.countries) > 1
 
 
-def correlate(
-    session: Session, keys: Iterable[Key], audience: Audience, *, reports_per_value: int = MAX_REPORTS_PER_VALUE
-) -> dict[Key, Correlation]:
+def correlate(session: Session, keys: Iterable[Key], audience: Audience) -> dict[Key, Correlation]:
     """The correlation of every key that has postings of live objects (keys without any are left out).
 
     ``audience`` decides which postings come back as ``reports``; ``holdings`` cover all of them. See
     ``correlate_entries``: this is it after ``index_entries``.
     """
-    return correlate_entries(session, index_entries(session, keys), audience, reports_per_value=reports_per_value)
+    return correlate_entries(session, index_entries(session, keys), audience)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A value's row in the observable index: its id and how many postings it has (of live objects or not)."""
+    """A value's row in the observable index: its id, how many posting rows were written for it (an upper bound
+    on its postings, live or not) and whether its holdings are aggregated (intel.holdings)."""
 
     observable_id: int
     postings: int
+    aggregated: bool = False
 
 
 def index_entries(session: Session, keys: Iterable[Key]) -> dict[Key, Entry]:
     """The index's row of each key that has one (reported, or given feedback): one statement per chunk of CHUNK
-    values of one kind, ``kind = ? AND value IN (...)`` in the (kind, value) unique index, and the postings
-    counted in the postings' primary key, without reading a posting or an object."""
+    values of one kind, ``kind = ? AND value IN (...)`` in the (kind, value) unique index, without reading a
+    posting or an object."""
     found: dict[Key, Entry] = {}
     for kind, values in chunks(keys, CHUNK):
-        for observable_id, value, postings in session.connection().execute(_ENTRIES, {"kind": kind, "values": values}):
-            found[(kind, value)] = Entry(observable_id, postings)
+        for observable_id, value, postings, aggregated in session.connection().execute(
+            _ENTRIES, {"kind": kind, "values": values}
+        ):
+            found[(kind, value)] = Entry(observable_id, postings, aggregated)
     return found
 
 
-def correlate_entries(
-    session: Session,
-    entries: Mapping[Key, Entry],
-    audience: Audience,
-    *,
-    reports_per_value: int = MAX_REPORTS_PER_VALUE,
-) -> dict[Key, Correlation]:
+def correlate_entries(session: Session, entries: Mapping[Key, Entry], audience: Audience) -> dict[Key, Correlation]:
     """``correlate`` of values whose index rows are known (``index_entries``).
 
-    A value with at most ``reports_per_value`` postings (nearly all) is read posting by posting, one statement
-    per chunk of CHUNK values: each posting's object is read once, for its liveness and type, and the holdings
-    and the reports are drawn from the same rows. A value with more (the "noisy value") is read as before, its
-    holdings grouped in SQL and its reports ranked there, so that a value with 100,000 reports still costs two
-    statements of bounded output.
+    A value with at most ``AGGREGATE_ABOVE`` postings written (nearly all) is read posting by posting, one
+    statement per chunk of CHUNK values: each posting's object is read once, for its liveness and type, and the
+    holdings and the reports are drawn from the same rows. A noisier value's holdings are kept aggregated
+    (intel.holdings): a few rows, each with its newest postings, whatever its number of reports — one statement
+    per chunk too.
     """
     decided: dict[tuple[str, str | None, str], bool] = {}  # the rule, once per owner, TLP and group of the call
 
@@ -160,8 +158,8 @@ def correlate_entries(
             allowed = decided[key] = audience.allows(owner, tlp, group)
         return allowed
 
-    few = {entry.observable_id: key for key, entry in entries.items() if 0 < entry.postings <= reports_per_value}
-    many = {entry.observable_id: key for key, entry in entries.items() if entry.postings > reports_per_value}
+    few = {entry.observable_id: key for key, entry in entries.items() if entry.postings > 0 and not entry.aggregated}
+    many = {entry.observable_id: key for key, entry in entries.items() if entry.aggregated}
     found: dict[Key, Correlation] = {}
     if few:
         statement = _postings_statement(audience)
@@ -169,27 +167,13 @@ def correlate_entries(
         for start in range(0, len(ids), CHUNK):
             rows = session.connection().execute(statement, {"ids": ids[start : start + CHUNK]})
             for observable_id, postings in groupby(rows, key=itemgetter(0)):
-                found[few[observable_id]] = _from_postings(
-                    few[observable_id], list(postings), allows, reports_per_value
-                )
+                found[few[observable_id]] = _from_postings(few[observable_id], list(postings), allows)
     if many:
-        reports_statement: Select[Any] | None = None
         ids = list(many)
         for start in range(0, len(ids), CHUNK):
-            held = _holdings(session, ids[start : start + CHUNK])
-            visible = [
-                i
-                for i, holdings in held.items()
-                if any(allows(h.party_id, h.tlp, h.sharing_group_id) for h in holdings)
-            ]
-            reports: dict[int, list[Report]] = {}
-            if visible:
-                if reports_statement is None:  # built once per call: it depends on the reader only
-                    reports_statement = _reports_statement(audience, reports_per_value)
-                reports = _reports(session, reports_statement, visible)
-            for observable_id, holdings in held.items():
-                key = many[observable_id]
-                found[key] = Correlation(key[0], key[1], tuple(holdings), tuple(reports.get(observable_id, ())))
+            rows = session.connection().execute(_AGGREGATES, {"ids": ids[start : start + CHUNK]})
+            for observable_id, groups in groupby(rows, key=itemgetter(0)):
+                found[many[observable_id]] = _from_aggregates(many[observable_id], list(groups), allows)
     return found
 
 
@@ -210,11 +194,8 @@ KIND: BindParameter[str] = bindparam("kind")
 VALUES: BindParameter[list[str]] = bindparam("values", expanding=True)
 IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 
-_ENTRIES = (
-    select(Observable.id, Observable.value, func.count(Posting.observable_id))
-    .outerjoin(Posting, Posting.observable_id == Observable.id)
-    .where(Observable.kind == KIND, Observable.value.in_(VALUES))
-    .group_by(Observable.id, Observable.value)
+_ENTRIES = select(Observable.id, Observable.value, Observable.postings_written, Observable.aggregated).where(
+    Observable.kind == KIND, Observable.value.in_(VALUES)
 )
 
 
@@ -232,7 +213,7 @@ def _live_postings(statement: S) -> S:
 @lru_cache(maxsize=256)
 def _postings_statement(audience: Audience) -> Select[*tuple[Any, ...]]:
     """Every live posting of the observables ``ids``, with whether ``audience`` may see it, newest first per
-    observable (the order of ``_reports_statement``'s ranks)."""
+    observable (the order reports are listed in)."""
     visible = audience.condition(Posting.owner_party_id, Posting.tlp, Posting.sharing_group_id)
     return _live_postings(
         select(
@@ -250,12 +231,10 @@ def _postings_statement(audience: Audience) -> Select[*tuple[Any, ...]]:
     ).order_by(Posting.observable_id, Posting.last_seen.desc(), Posting.stix_id)
 
 
-def _from_postings(
-    key: Key, postings: list[Any], allows: Callable[[str, str, str | None], bool], limit: int
-) -> Correlation:
-    """The correlation of one value from its live postings, newest first: the holdings as ``_holdings`` groups
-    them (in the order SQLite's GROUP BY gives them, then newest first) and the visible reports as
-    ``_reports_statement`` ranks them."""
+def _from_postings(key: Key, postings: list[Any], allows: Callable[[str, str, str | None], bool]) -> Correlation:
+    """The correlation of one value from its live postings, newest first: the holdings grouped (in the order
+    SQLite's GROUP BY gives them, then newest first, as ``_from_aggregates`` orders them) and the visible reports
+    newest first."""
     grouped: dict[tuple[str, str, str, str | None], list[Any]] = {}
     reports: list[Report] = []
     for _id, owner, country, tlp, group, stix_id, stix_type, first, last, visible in postings:
@@ -268,7 +247,7 @@ def _from_postings(
                 figures[1] = first
             if last > figures[2]:
                 figures[2] = last
-        if visible and len(reports) < limit:
+        if visible and len(reports) < MAX_REPORTS_PER_VALUE:
             reports.append(Report(stix_id, stix_type, owner, country, tlp, first, last))
     if len(grouped) == 1:
         (((owner, country, tlp, group), (count, first, last)),) = grouped.items()
@@ -284,66 +263,59 @@ def _from_postings(
     return Correlation(key[0], key[1], tuple(holdings), tuple(reports))
 
 
-def _group_order(item: tuple[tuple[str, str, str, str | None], list[Any]]) -> tuple[str, str, str, bool, str]:
+def _group_order(item: tuple[tuple[str, str, str, str | None], Any]) -> tuple[str, str, str, bool, str]:
     owner, country, tlp, group = item[0]
     return owner, country, tlp, group is not None, group or ""  # NULL first, as in SQLite's GROUP BY
 
 
-_GROUPING = (
-    Posting.observable_id,
-    Posting.owner_party_id,
-    Posting.country,
-    Posting.tlp,
-    Posting.sharing_group_id,
+# The holdings rows of the aggregated observables ``ids``, in their primary key's order (grouped by observable).
+_AGGREGATES = (
+    select(
+        ObservableHolding.observable_id,
+        ObservableHolding.owner_party_id,
+        ObservableHolding.country,
+        ObservableHolding.tlp,
+        ObservableHolding.sharing_group,
+        ObservableHolding.reports,
+        ObservableHolding.first_seen,
+        ObservableHolding.last_seen,
+        ObservableHolding.newest,
+    )
+    .where(ObservableHolding.observable_id.in_(IDS))
+    .order_by(
+        ObservableHolding.observable_id,
+        ObservableHolding.owner_party_id,
+        ObservableHolding.country,
+        ObservableHolding.tlp,
+        ObservableHolding.sharing_group,
+    )
 )
-_HOLDINGS = _live_postings(
-    select(*_GROUPING, func.count(), func.min(Posting.first_seen), func.max(Posting.last_seen))
-).group_by(*_GROUPING)
 
 
-def _holdings(session: Session, ids: list[int]) -> dict[int, list[Holding]]:
-    held: dict[int, list[Holding]] = defaultdict(list)
-    for observable_id, owner, country, tlp, group, count, first, last in session.connection().execute(
-        _HOLDINGS, {"ids": ids}
-    ):
-        held[observable_id].append(Holding(owner, country, tlp, group, count, first, last))
-    for holdings in held.values():
-        holdings.sort(key=lambda h: (h.last_seen, h.party_id), reverse=True)
-    return held
-
-
-def _reports_statement(audience: Audience, limit: int) -> Select[Any]:
-    """The newest ``limit`` reports ``audience`` may see of each of the observables ``ids``."""
-    rank = (
-        func.row_number()
-        .over(partition_by=Posting.observable_id, order_by=(Posting.last_seen.desc(), Posting.stix_id))
-        .label("rank")
+def _from_aggregates(key: Key, rows: list[Any], allows: Callable[[str, str, str | None], bool]) -> Correlation:
+    """The correlation of an aggregated value: its holdings as stored, and the newest reports the reader may
+    see, merged from the newest postings kept in each holding they may see (each keeps as many as a result
+    lists, so the merge is exact)."""
+    ordered = sorted(
+        (
+            ((owner, country, tlp, group or None), (count, first, last, newest))
+            for _id, owner, country, tlp, group, count, first, last, newest in rows
+        ),
+        key=_group_order,
     )
-    ranked = (
-        _live_postings(
-            select(
-                Posting.observable_id,
-                Posting.stix_id,
-                IntelObject.stix_type,
-                Posting.owner_party_id,
-                Posting.country,
-                Posting.tlp,
-                Posting.first_seen,
-                Posting.last_seen,
-                rank,
-            )
-        )
-        .where(audience.condition(Posting.owner_party_id, Posting.tlp, Posting.sharing_group_id))
-        .subquery()
-    )
-    columns = [column for column in ranked.c if column.name != "rank"]
-    return select(*columns).where(ranked.c.rank <= limit).order_by(ranked.c.observable_id, ranked.c.rank)
-
-
-def _reports(session: Session, statement: Select[Any], ids: list[int]) -> dict[int, list[Report]]:
-    reports: dict[int, list[Report]] = defaultdict(list)
-    for observable_id, stix_id, stix_type, owner, country, tlp, first, last in session.connection().execute(
-        statement, {"ids": ids}
-    ):
-        reports[observable_id].append(Report(stix_id, stix_type, owner, country, tlp, first, last))
-    return reports
+    holdings = [
+        Holding(owner, country, tlp, group, count, first, last)
+        for (owner, country, tlp, group), (count, first, last, _newest) in ordered
+    ]
+    holdings.sort(key=lambda h: (h.last_seen, h.party_id), reverse=True)
+    candidates: list[tuple[tuple[int, str], Report]] = []
+    for (owner, country, tlp, group), (_count, _first, _last, newest) in ordered:
+        if allows(owner, tlp, group):
+            for stix_id, first, last in decode_newest(newest):
+                entry = (stix_id, first, last)
+                # STIX 2.1 section 2.9: an identifier is "<object type>--<UUID>", checked at ingest.
+                report = Report(stix_id, stix_id.partition("--")[0], owner, country, tlp, first, last)
+                candidates.append((newest_order(entry), report))
+    candidates.sort(key=itemgetter(0))
+    reports = tuple(report for _order, report in candidates[:MAX_REPORTS_PER_VALUE])
+    return Correlation(key[0], key[1], tuple(holdings), reports)

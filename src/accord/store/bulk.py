@@ -104,3 +104,24 @@ def upsert_returning_ids(
         index_elements=list(keys), set_={keys[0]: statement.excluded[keys[0]]}
     ).returning(core.c.id, *(core.c[key] for key in keys))
     return list(session.execute(statement, list(rows)).all())
+
+
+def upsert_adding(
+    session: Session,
+    table: type[Base],
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    add: str,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """``upsert_returning_ids`` that also adds each row's ``add`` column to the stored one where the key exists,
+    and returns ``(id, *keys, add, *returning)`` as stored after the statement: a running count kept in the
+    same write that finds the row, at no extra statement."""
+    if not rows:
+        return []
+    core = Base.metadata.tables[table.__tablename__]
+    statement = _insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={add: core.c[add] + statement.excluded[add]}
+    ).returning(core.c.id, *(core.c[key] for key in keys), core.c[add], *(core.c[name] for name in returning))
+    return list(session.execute(statement, list(rows)).all())
