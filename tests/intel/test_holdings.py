@@ -10,6 +10,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from alembic import command
 from sqlalchemy import and_, func, select, text
 
 from accord.clock import FrozenClock
@@ -19,6 +20,7 @@ from accord.intel.holdings import AGGREGATE_ABOVE, NEWEST_KEPT, decode_newest
 from accord.intel.models import IntelObject, Observable, ObservableHolding, Posting
 from accord.intel.service import parse_versions
 from accord.node import Node
+from accord.store import migrate
 from tests.conftest import World
 from tests.intel.conftest import TLP_AMBER, TLP_GREEN, TLP_RED, indicator
 
@@ -193,3 +195,23 @@ def test_the_postings_of_an_object_are_found_through_the_partial_index(node: Nod
         compiled = statement.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
         plan = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
     assert any("ix_observable_postings_aggregated_stix_id" in str(row) for row in plan), plan
+
+
+def test_migration_counts_and_aggregates_what_is_already_stored(node: Node, world: World, operator: Actor) -> None:
+    """From revision 0014 (no counts, no flags) with values already posted: 0015 counts every value's postings
+    and aggregates those past the threshold, with the rows the running code would have kept."""
+    noisy = [indicator(300 + n, PATTERN, markings=[TLP_AMBER]) for n in range(AGGREGATE_ABOVE + 5)]
+    node.intel.import_objects(operator, noisy[:30], owner=world.police.id, source="test")
+    node.intel.import_objects(operator, noisy[30:], owner=world.bank.id, source="test")
+    quiet = [indicator(400 + n, f"[phone-number:value = '{QUIET}']") for n in range(3)]
+    node.intel.import_objects(operator, quiet, owner=world.pnp.id, source="test")
+    revoked = {**noisy[0], "modified": "2026-11-05T08:00:00.000Z", "revoked": True}
+    node.intel.import_objects(operator, [revoked], owner=world.police.id, source="test")
+    expected = _stored(node, NOISY)
+    assert expected == _reference(node, NOISY)
+    config = migrate.alembic_config(node.db.engine)
+    command.downgrade(config, "0014")
+    migrate.upgrade(node.db.engine)
+    assert _flags(node, NOISY) == (True, AGGREGATE_ABOVE + 5, {True})
+    assert _flags(node, QUIET) == (False, 3, {False})
+    assert _stored(node, NOISY) == expected

@@ -21,11 +21,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("observables", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("postings_written", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table("observable_postings", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain ADD COLUMN, not batch mode: SQLite's batch mode copies the table and drops the old one, which the
+    # postings' foreign key forbids once there are any (and would rewrite a million rows for nothing).
+    op.add_column("observables", sa.Column("postings_written", sa.Integer(), server_default="0", nullable=False))
+    op.add_column("observables", sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column(
+        "observable_postings", sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     op.create_index(
         "ix_observable_postings_aggregated_stix_id",
         "observable_postings",
@@ -72,8 +74,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("observable_holdings")
     op.drop_index("ix_observable_postings_aggregated_stix_id", table_name="observable_postings")
-    with op.batch_alter_table("observable_postings", schema=None) as batch_op:
-        batch_op.drop_column("aggregated")
-    with op.batch_alter_table("observables", schema=None) as batch_op:
-        batch_op.drop_column("aggregated")
-        batch_op.drop_column("postings_written")
+    # ALTER TABLE ... DROP COLUMN, which SQLite has had since 3.35, for the reason given in upgrade().
+    op.execute("ALTER TABLE observable_postings DROP COLUMN aggregated")
+    op.execute("ALTER TABLE observables DROP COLUMN aggregated")
+    op.execute("ALTER TABLE observables DROP COLUMN postings_written")
