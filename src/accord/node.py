@@ -230,6 +230,7 @@ class Node:
         return self._evidence_packages
 
     def close(self) -> None:
+        self.intel.close()
         self.audit.close()
         self.db.dispose()
 

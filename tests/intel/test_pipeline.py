@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
+
 import pytest
 
 from accord.audit.service import Disclosure
-from accord.intel.pipeline import PARALLEL_FROM_BYTES, worker_count
+from accord.intel import pipeline
+from accord.intel.ingest import Checked
+from accord.intel.pipeline import PARALLEL_FROM_BYTES, CheckerPool, worker_count
+from accord.intel.vocabulary import Tlp
 from accord.node import Node
 from tests.conftest import World, count_rows
 from tests.intel.conftest import TLP_GREEN, indicator
+
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 def _objects(count: int) -> list[dict[str, object]]:
@@ -41,3 +49,29 @@ def test_worker_count_follows_the_setting_and_the_input_size() -> None:
     assert worker_count(0, big) == 0
     assert worker_count(3, big) == 3
     assert worker_count(-1, big) >= 0
+
+
+def _pids(_batch: list[object], *_args: object) -> Checked:
+    """A stand-in check that reports which process ran it (module level: spawned workers import it)."""
+    return Checked(failures=[("pid", str(os.getpid()))])
+
+
+def test_a_pool_keeps_its_processes_from_one_import_to_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "_check_in_worker", _pids)
+    pool = CheckerPool()
+    try:
+
+        def run() -> set[str]:
+            checked = pipeline.checked_batches([[1]] * 6, Tlp.GREEN, "VN", lambda: NOW, 2, pool)
+            return {reason for _size, _now, batch in checked for _id, reason in batch.failures}
+
+        first = run()
+        assert first and str(os.getpid()) not in first
+        assert run() <= first  # the same processes: none started for the second import
+        # An import stopped early leaves the pool usable for the next.
+        stopped = pipeline.checked_batches([[1]] * 20, Tlp.GREEN, "VN", lambda: NOW, 2, pool)
+        next(stopped)
+        stopped.close()
+        assert run() <= first
+    finally:
+        pool.close()

@@ -26,6 +26,7 @@ recomputes every aggregated value from the postings in one pass; tests hold the 
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
@@ -71,12 +72,17 @@ class Figures:
     newest: list[tuple[str, datetime, datetime]] = field(default_factory=list)
 
     def add(self, posting: PostingState) -> None:
-        self.reports += 1
-        if self.first_seen is None or posting.first_seen < self.first_seen:
-            self.first_seen = posting.first_seen
-        if self.last_seen is None or posting.last_seen > self.last_seen:
-            self.last_seen = posting.last_seen
-        self._list(posting)
+        self.add_all([posting])
+
+    def add_all(self, postings: Collection[PostingState]) -> None:
+        for posting in postings:
+            self.reports += 1
+            if self.first_seen is None or posting.first_seen < self.first_seen:
+                self.first_seen = posting.first_seen
+            if self.last_seen is None or posting.last_seen > self.last_seen:
+                self.last_seen = posting.last_seen
+        entries = [(p.stix_id, p.first_seen, p.last_seen) for p in postings]
+        self.newest = heapq.nsmallest(NEWEST_KEPT, [*self.newest, *entries], key=newest_order)
 
     def replace(self, old: PostingState, new: PostingState) -> None:
         """``new`` is ``old`` with dates that cover old's: the count stays, the dates can only widen."""
@@ -93,14 +99,6 @@ class Figures:
         if self.reports <= 0:
             return True
         return not (posting.first_seen == self.first_seen or posting.last_seen == self.last_seen or (listed and full))
-
-    def _list(self, posting: PostingState) -> None:
-        entry = (posting.stix_id, posting.first_seen, posting.last_seen)
-        if len(self.newest) >= NEWEST_KEPT and newest_order(entry) >= newest_order(self.newest[-1]):
-            return
-        self.newest.append(entry)
-        self.newest.sort(key=newest_order)
-        del self.newest[NEWEST_KEPT:]
 
 
 def newest_order(entry: tuple[str, datetime, datetime]) -> tuple[int, str]:
@@ -183,8 +181,7 @@ def apply(
                 arriving[new.stix_id] = new  # it narrowed: counted as a new arrival after the removal below
             if not group.remove(old):
                 stale.add(group_key)
-        for new in arriving.values():
-            group.add(new)
+        group.add_all(arriving.values())
     for group_key in stale:
         figures[group_key] = _recompute(session, *group_key)
     _store(session, {group_key: figures[group_key] for group_key in touched})

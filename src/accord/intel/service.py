@@ -40,7 +40,7 @@ from accord.intel.models import (
     SharingGroupMember,
 )
 from accord.intel.normalise import InvalidIdentifier, detect, normalise
-from accord.intel.pipeline import checked_batches
+from accord.intel.pipeline import CheckerPool, checked_batches
 from accord.intel.postings import follow_latest, index_postings
 from accord.intel.tabular import ColumnMap, rows_to_objects
 from accord.intel.validate import parse_timestamp
@@ -169,12 +169,17 @@ class IntelService:
         self._groups_seen: EpochCache[tuple[str, ...]] = EpochCache(GROUP_LISTS_CACHED)
         self._identity = identity
         self._policy = policy
+        self._checkers = CheckerPool()  # bulk imports' checker processes, kept until close()
         # Called in the transaction of every stored batch with its new versions (fresh, ids known before, owner,
         # owner's country, instant). Other parts of the node hook in here without intel depending on them:
         # matching turns STIX sightings into feedback (matching/sightings.py, wired in node.open_node).
         self.after_store: list[AfterStore] = []
 
     # -- import -------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the checker processes bulk imports started (Node.close calls this)."""
+        self._checkers.close()
 
     def import_objects(
         self,
@@ -204,7 +209,8 @@ class IntelService:
         group = self._group_for(party.id, sharing_group) if sharing_group else None
         report = ImportReport()
         level = tlp or self._policy.default_tlp
-        for size, now, checked in checked_batches(_batches(objects), level, party.country, self._clock.now, workers):
+        batches = checked_batches(_batches(objects), level, party.country, self._clock.now, workers, self._checkers)
+        for size, now, checked in batches:
             report.total += size
             self._store_batch(checked, party.id, party.country, group, now, report, bulk=workers > 0)
         self._audit.record(
