@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import BindParameter, and_, bindparam, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
-from accord.intel.models import IntelObject, Observable, ObservableHolding, Posting
+from accord.intel.models import Observable, ObservableHolding, Posting
 from accord.store.bulk import upsert
 
 # A value with more posting rows written than this is aggregated. The same as the number of reports a lookup
@@ -121,9 +121,8 @@ _STATE_COLUMNS = (
 
 
 def _live(statement: Any) -> Any:
-    return statement.join(
-        IntelObject, and_(IntelObject.stix_id == Posting.stix_id, IntelObject.is_latest.is_(True))
-    ).where(IntelObject.revoked.is_(False))
+    """Postings whose object's latest version is not revoked (a posting carries its flag: postings.follow_latest)."""
+    return statement.where(Posting.revoked.is_(False))
 
 
 # ``aggregated == true()``, the partial index's own condition, so that both planners use it (EXPLAIN: SQLite

@@ -69,35 +69,47 @@ def index_postings(
                 "first_seen": now,
                 "last_seen": now,
                 "aggregated": posting[0] in aggregated,
+                "revoked": item.checked.revoked,
             }
     upsert(
         session,
         Posting,
         list(rows.values()),
         ["observable_id", "stix_id"],
-        ["tlp", "sharing_group_id", "last_seen"],
+        ["tlp", "sharing_group_id", "last_seen", "revoked"],
     )
     return Indexed(bool(aggregated), frozenset(crossing))
 
 
 def follow_latest(session: Session, ids: list[str], country_of: Callable[[Session, str], str]) -> None:
-    """Postings are per (observable, object), not per version: they carry the marking, owner and country of
-    the object's latest version, which is what search shows and checks. Without this, importing an older
-    GREEN version after a RED one (or deleting the RED one's successor) would leave search answering at the
-    wrong level. Set-based: one update per distinct (TLP, owner, group) among the latest versions."""
+    """Postings are per (observable, object), not per version: they carry the marking, owner, country and
+    revocation of the object's latest version, which is what search and lookups show and check. Without this,
+    importing an older GREEN version after a RED one (or deleting the RED one's successor) would leave search
+    answering at the wrong level. Set-based: one update per distinct (TLP, owner, group, revoked) among the
+    latest versions."""
     if not ids:
         return
     latest = session.execute(
-        select(IntelObject.stix_id, IntelObject.tlp, IntelObject.owner_party_id, IntelObject.sharing_group_id).where(
-            IntelObject.stix_id.in_(ids), IntelObject.is_latest.is_(True)
-        )
+        select(
+            IntelObject.stix_id,
+            IntelObject.tlp,
+            IntelObject.owner_party_id,
+            IntelObject.sharing_group_id,
+            IntelObject.revoked,
+        ).where(IntelObject.stix_id.in_(ids), IntelObject.is_latest.is_(True))
     ).all()
-    by_marking: dict[tuple[str, str, str | None], list[str]] = {}
-    for stix_id, tlp, owner, group in latest:
-        by_marking.setdefault((tlp, owner, group), []).append(stix_id)
-    for (tlp, owner, group), same in by_marking.items():
+    by_marking: dict[tuple[str, str, str | None, bool], list[str]] = {}
+    for stix_id, tlp, owner, group, revoked in latest:
+        by_marking.setdefault((tlp, owner, group, revoked), []).append(stix_id)
+    for (tlp, owner, group, revoked), same in by_marking.items():
         session.execute(
             update(Posting)
             .where(Posting.stix_id.in_(same))
-            .values(tlp=tlp, owner_party_id=owner, sharing_group_id=group, country=country_of(session, owner))
+            .values(
+                tlp=tlp,
+                owner_party_id=owner,
+                sharing_group_id=group,
+                country=country_of(session, owner),
+                revoked=revoked,
+            )
         )

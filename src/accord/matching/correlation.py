@@ -22,12 +22,12 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, select
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from accord.intel.holdings import NEWEST_KEPT, decode_newest, newest_order
 from accord.intel.markings import Audience
-from accord.intel.models import IntelObject, Observable, ObservableHolding, Posting
+from accord.intel.models import Observable, ObservableHolding, Posting
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 Key = tuple[str, str]  # (identifier kind, canonical value): the observable index's unique key
@@ -177,6 +177,12 @@ def correlate_entries(session: Session, entries: Mapping[Key, Entry], audience: 
     return found
 
 
+def stix_type_of(stix_id: str) -> str:
+    """STIX 2.1 section 2.9: an identifier is "<object type>--<UUID>" (checked at ingest), so a report's type
+    needs no read of its object."""
+    return stix_id.partition("--")[0]
+
+
 def chunks(keys: Iterable[Key], size: int) -> Iterator[Chunk]:
     """(kind, up to ``size`` distinct values of that kind), covering every key."""
     by_kind: dict[str, set[str]] = defaultdict(set)
@@ -200,12 +206,9 @@ _ENTRIES = select(Observable.id, Observable.value, Observable.postings_written, 
 
 
 def _live_postings(statement: S) -> S:
-    """``statement`` over the postings of the observables ``ids`` whose object's latest version is not revoked."""
-    return (
-        statement.select_from(Posting)
-        .join(IntelObject, and_(IntelObject.stix_id == Posting.stix_id, IntelObject.is_latest.is_(True)))
-        .where(Posting.observable_id.in_(IDS), IntelObject.revoked.is_(False))
-    )
+    """``statement`` over the postings of the observables ``ids`` whose object's latest version is not revoked
+    (a posting carries that version's flag: intel.postings.follow_latest), in the postings' primary key alone."""
+    return statement.select_from(Posting).where(Posting.observable_id.in_(IDS), Posting.revoked.is_(False))
 
 
 # Cached per audience (a frozen value: party, levels, groups): building the statement cost more than running it
@@ -223,7 +226,6 @@ def _postings_statement(audience: Audience) -> Select[*tuple[Any, ...]]:
             Posting.tlp,
             Posting.sharing_group_id,
             Posting.stix_id,
-            IntelObject.stix_type,
             Posting.first_seen,
             Posting.last_seen,
             visible.label("visible"),
@@ -237,7 +239,7 @@ def _from_postings(key: Key, postings: list[Any], allows: Callable[[str, str, st
     newest first."""
     grouped: dict[tuple[str, str, str, str | None], list[Any]] = {}
     reports: list[Report] = []
-    for _id, owner, country, tlp, group, stix_id, stix_type, first, last, visible in postings:
+    for _id, owner, country, tlp, group, stix_id, first, last, visible in postings:
         figures = grouped.get((owner, country, tlp, group))
         if figures is None:
             grouped[(owner, country, tlp, group)] = [1, first, last]
@@ -248,7 +250,7 @@ def _from_postings(key: Key, postings: list[Any], allows: Callable[[str, str, st
             if last > figures[2]:
                 figures[2] = last
         if visible and len(reports) < MAX_REPORTS_PER_VALUE:
-            reports.append(Report(stix_id, stix_type, owner, country, tlp, first, last))
+            reports.append(Report(stix_id, stix_type_of(stix_id), owner, country, tlp, first, last))
     if len(grouped) == 1:
         (((owner, country, tlp, group), (count, first, last)),) = grouped.items()
         holdings = [Holding(owner, country, tlp, group, count, first, last)]
@@ -313,8 +315,7 @@ def _from_aggregates(key: Key, rows: list[Any], allows: Callable[[str, str, str 
         if allows(owner, tlp, group):
             for stix_id, first, last in decode_newest(newest):
                 entry = (stix_id, first, last)
-                # STIX 2.1 section 2.9: an identifier is "<object type>--<UUID>", checked at ingest.
-                report = Report(stix_id, stix_id.partition("--")[0], owner, country, tlp, first, last)
+                report = Report(stix_id, stix_type_of(stix_id), owner, country, tlp, first, last)
                 candidates.append((newest_order(entry), report))
     candidates.sort(key=itemgetter(0))
     reports = tuple(report for _order, report in candidates[:MAX_REPORTS_PER_VALUE])

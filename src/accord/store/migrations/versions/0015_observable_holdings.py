@@ -1,5 +1,6 @@
 """running holdings of noisy values: a count of written postings per value, an aggregated flag on values and
-their postings, and one holdings row per aggregated value and group (intel.holdings)
+their postings, and one holdings row per aggregated value and group (intel.holdings); postings carry their
+object's revocation, so lookups read postings without joining objects
 
 Revision ID: 0015
 Revises: 0014
@@ -27,6 +28,14 @@ def upgrade() -> None:
     op.add_column("observables", sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column(
         "observable_postings", sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    op.add_column(
+        "observable_postings", sa.Column("revoked", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    # The postings of objects whose latest version is revoked: one pass over the latest versions.
+    op.execute(
+        "UPDATE observable_postings SET revoked = true WHERE stix_id IN "
+        "(SELECT stix_id FROM intel_objects WHERE is_latest = true AND revoked = true)"
     )
     op.create_index(
         "ix_observable_postings_aggregated_stix_id",
@@ -75,6 +84,7 @@ def downgrade() -> None:
     op.drop_table("observable_holdings")
     op.drop_index("ix_observable_postings_aggregated_stix_id", table_name="observable_postings")
     # ALTER TABLE ... DROP COLUMN, which SQLite has had since 3.35, for the reason given in upgrade().
+    op.execute("ALTER TABLE observable_postings DROP COLUMN revoked")
     op.execute("ALTER TABLE observable_postings DROP COLUMN aggregated")
     op.execute("ALTER TABLE observables DROP COLUMN aggregated")
     op.execute("ALTER TABLE observables DROP COLUMN postings_written")
