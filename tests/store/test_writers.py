@@ -118,6 +118,17 @@ def test_only_bulk_imports_widen_the_page_cache(node: Node) -> None:
     assert report.total == 1
     assert cache_sizes() == {-SQLITE_CACHE_KIB}  # an API-sized import (no checker processes): a server's cache
     with node.db.writing() as session:
-        node.db.widen_cache(session)
+        node.db.tune_for_bulk(session)
         widened = session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one()
     assert widened == -SQLITE_BULK_CACHE_KIB
+
+
+def test_a_bulk_batch_on_postgresql_commits_without_waiting_for_its_flush_and_only_it(node: Node) -> None:
+    if node.db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's synchronous_commit")
+    with node.db.writing() as session:
+        node.db.tune_for_bulk(session)
+        assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar_one() == "off"
+    for _ in range(3):  # whichever pooled connection comes next: the setting ended with its transaction
+        with node.db.writing() as session:
+            assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"

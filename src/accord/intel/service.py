@@ -244,7 +244,7 @@ class IntelService:
             return
         with self._db.writing() as session:
             if bulk:  # a bulk import (checker processes): its connection gets the larger cache, a server's do not
-                self._db.widen_cache(session)
+                self._db.tune_for_bulk(session)
             if session.get_bind().dialect.name == "postgresql":
                 # One writer of versions at a time, so seq values commit in order: peers' sync positions and
                 # TAXII `next` tokens are store positions, and a row committing below one already read would be

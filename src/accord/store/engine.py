@@ -24,7 +24,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Page cache per connection (SQLite default: 2 MiB). Index inserts into a database of gigabytes miss a small cache
 # on every batch; 64 MiB kept a bulk import of 1,000,000 indicators from slowing as the file grew.
 SQLITE_CACHE_KIB = 64 * 1024
-# A bulk import's connection (Database.widen_cache): the indexes of a million-indicator store outgrow 64 MiB and
+# A bulk import's connection (Database.tune_for_bulk): the indexes of a million-indicator store outgrow 64 MiB and
 # the last batches of a 1,000,000 import slowed to 4,909/s. Within the 1.5 GB budget of such an import.
 SQLITE_BULK_CACHE_KIB = 256 * 1024
 # Reads through a memory map share the operating system's page cache between connections and server processes,
@@ -188,12 +188,23 @@ class Database:
         self._checkpointer = threading.Thread(target=checkpoints, name="accord-sqlite-checkpoint", daemon=True)
         self._checkpointer.start()
 
-    def widen_cache(self, session: Session) -> None:
-        """SQLite: give ``session``'s connection the page cache of a bulk import (``SQLITE_BULK_CACHE_KIB``); it
-        keeps it while it stays in the pool, so only imports with checker processes (the CLI's, of large files)
-        ask for it, not a server's small ones. No-op on PostgreSQL (its buffers are the server's)."""
+    def tune_for_bulk(self, session: Session) -> None:
+        """Settings for one batch of a bulk import (the CLI's, of large files, with checker processes), not for a
+        server's small imports.
+
+        SQLite: ``session``'s connection gets the page cache of a bulk import (``SQLITE_BULK_CACHE_KIB``), which it
+        keeps while it stays in the pool.
+
+        PostgreSQL: the batch commits without waiting for its WAL flush (``SET LOCAL synchronous_commit = off``,
+        this transaction only). A crash can lose the last batches committed so (never half of one: the server
+        recovers to a consistent state), and the import then reports failure; run again, the stored objects are
+        duplicates, which are no-ops. The import's own audit entry commits synchronously, which flushes the WAL
+        of every batch before it, so an import that returned is durable. What it saves is a flush per batch.
+        """
         if self.dialect == "sqlite":
             session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BULK_CACHE_KIB}")
+        elif self.dialect == "postgresql":
+            session.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")
 
     def sessionmakers(self) -> tuple[sessionmaker[Session], ...]:
         """Every session factory of this database (for ORM event hooks such as identity.epoch's)."""

@@ -29,9 +29,7 @@ def upgrade() -> None:
     op.add_column(
         "observable_postings", sa.Column("aggregated", sa.Boolean(), server_default=sa.false(), nullable=False)
     )
-    op.add_column(
-        "observable_postings", sa.Column("revoked", sa.Boolean(), server_default=sa.false(), nullable=False)
-    )
+    op.add_column("observable_postings", sa.Column("revoked", sa.Boolean(), server_default=sa.false(), nullable=False))
     # The postings of objects whose latest version is revoked: one pass over the latest versions.
     op.execute(
         "UPDATE observable_postings SET revoked = true WHERE stix_id IN "
