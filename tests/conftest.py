@@ -206,10 +206,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The node served by a real uvicorn on a loopback port, for clients that speak real HTTP."""
+def live_server(settings: Settings, clock: FrozenClock) -> Iterator[str]:
+    """The node served by a real uvicorn on a loopback port, for clients that speak real HTTP. It keeps the
+    tests' frozen clock, so what the tests' nodes issue (invitations, tokens) is checked at the moment they
+    issued it, whatever the day the tests run."""
     from accord.web.app import create_app
     from accord.web.threaded import served_in_thread
 
-    with served_in_thread(create_app(settings), _free_port()) as url:
+    with served_in_thread(create_app(settings, clock=clock), _free_port()) as url:
         yield url

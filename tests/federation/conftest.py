@@ -49,7 +49,12 @@ def two_countries(node: Node, peer_node: Node, operator: Actor) -> Iterator[TwoC
     invitation and delivers its acceptance to VN."""
     vn_party = node.identity.add_party(operator, "A05 Cybercrime Unit", "law_enforcement", "VN")
     ph_party = peer_node.identity.add_party(operator, "PNP Anti-Cybercrime Group", "law_enforcement", "PH")
-    with serving(create_app(node.settings)) as vn_url, serving(create_app(peer_node.settings)) as ph_url:
+    # The servers keep the nodes' (frozen) clock: what one node signs or issues is checked by the other at the
+    # same moment, whatever the day the tests run.
+    with (
+        serving(create_app(node.settings, clock=node.clock)) as vn_url,
+        serving(create_app(peer_node.settings, clock=peer_node.clock)) as ph_url,
+    ):
         invitation = node.federation.invite(operator, base_url=vn_url, party=vn_party.id)
         peer, reply = peer_node.federation.accept(operator, invitation, base_url=ph_url, party=ph_party.id)
         assert reply is not None
