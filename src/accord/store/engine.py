@@ -119,6 +119,10 @@ def make_engine(url: str) -> Engine:
             hide_parameters=True,
             pool_size=SQLITE_POOL_SIZE,
             max_overflow=SQLITE_POOL_SIZE,
+            # Last in, first out: each SQLite connection has its own page cache, so the one used last (warm) is
+            # the one to use next; first in, first out handed each call the coldest (the checkpoint thread's
+            # connection joining the rotation made a 10,000-value lookup 10 % slower).
+            pool_use_lifo=True,
         )
         _configure_sqlite(engine)
         return engine
