@@ -147,7 +147,8 @@ def test_overdue_dashboard_request_and_directory_on_a_phone_in_vietnamese(
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     backend = request.node.callspec.params["database_url"]
-    # The server runs on the wall clock: the emergency is sent an hour before "now" on the test's frozen clock.
+    # The server shares the test's frozen clock, set near the wall clock (the browser's cookies and local times
+    # run on that): the emergency is sent an hour before now, then the clock moves on to now.
     clock.advance(datetime.now(UTC) - timedelta(hours=1) - clock.now())
     analyst = node.identity.authenticate_token(world.tokens["analyst"])  # the admin (same party) reads it
     view = node.cooperation_requests.create(
@@ -161,6 +162,7 @@ def test_overdue_dashboard_request_and_directory_on_a_phone_in_vietnamese(
         case_reference="VN-A05-2026-0117",
     )
     node.cooperation_requests.transition(analyst, view.row.id, "sent", Decision())
+    clock.advance(timedelta(hours=1))
     node.directory.add(
         operator,
         party=world.pnp.id,
