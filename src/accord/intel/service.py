@@ -152,6 +152,15 @@ AfterStore = Callable[[Session, list[Accepted], set[str], str, str | None, datet
 VERSION_WRITER_LOCK = 0x4143434F5244  # "ACCORD": the advisory lock key of intel_objects writers on PostgreSQL
 
 
+def _one_version_writer(session: Session) -> None:
+    """PostgreSQL: one writer of versions at a time (SQLite's database write lock gives the same). Seq values then
+    commit in order (peers' sync positions and TAXII `next` tokens are store positions, and a row committing
+    below one already read would be skipped), and the read-modify-write of latest flags and of noisy values'
+    holdings (intel.holdings) never interleaves with another import's or deletion's."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": VERSION_WRITER_LOCK})
+
+
 class IntelService:
     def __init__(
         self,
@@ -245,11 +254,7 @@ class IntelService:
         with self._db.writing() as session:
             if bulk:  # a bulk import (checker processes): its connection gets the larger cache, a server's do not
                 self._db.tune_for_bulk(session)
-            if session.get_bind().dialect.name == "postgresql":
-                # One writer of versions at a time, so seq values commit in order: peers' sync positions and
-                # TAXII `next` tokens are store positions, and a row committing below one already read would be
-                # skipped (SQLite's database write lock gives the same order).
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": VERSION_WRITER_LOCK})
+            _one_version_writer(session)
             fresh, known_ids = self._new_versions(session, checked.accepted)
             if fresh:
                 self._insert_versions(session, fresh, known_ids, owner, country, group, now)
@@ -719,6 +724,7 @@ class IntelService:
         and removing one here would race with a concurrent import that is about to post to it (a foreign key
         failure there, on PostgreSQL).
         """
+        _one_version_writer(session)
         before = holdings.live_states(session, [stix_id])
         # Nothing references intel_objects by key (import statuses hold ids in their JSON, as history).
         session.execute(delete(IntelObject).where(IntelObject.seq.in_(seqs)))
