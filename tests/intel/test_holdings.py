@@ -215,3 +215,20 @@ def test_migration_counts_and_aggregates_what_is_already_stored(node: Node, worl
     assert _flags(node, NOISY) == (True, AGGREGATE_ABOVE + 5, {True})
     assert _flags(node, QUIET) == (False, 3, {False})
     assert _stored(node, NOISY) == expected
+
+
+def test_a_group_emptied_and_refilled_in_one_batch_takes_only_the_new_dates(
+    node: Node, world: World, operator: Actor, clock: FrozenClock
+) -> None:
+    police = [indicator(500 + n, PATTERN, markings=[TLP_GREEN]) for n in range(AGGREGATE_ABOVE + 1)]
+    node.intel.import_objects(operator, police, owner=world.police.id, source="test")
+    alone = indicator(600, PATTERN, markings=[TLP_AMBER])
+    node.intel.import_objects(operator, [alone], owner=world.bank.id, source="test")
+    clock.advance(timedelta(days=3))
+    revoked = {**alone, "modified": "2026-11-05T08:00:00.000Z", "revoked": True}
+    newer = indicator(601, PATTERN, markings=[TLP_AMBER])
+    node.intel.import_objects(operator, [revoked, newer], owner=world.bank.id, source="test")
+    bank_group = (world.bank.id, "VN", "amber", "")
+    stored = _stored(node, NOISY)
+    assert stored == _reference(node, NOISY)
+    assert stored[bank_group][:3] == (1, clock.now(), clock.now())

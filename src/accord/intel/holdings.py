@@ -96,7 +96,8 @@ class Figures:
         listed = any(entry[0] == posting.stix_id for entry in self.newest)
         self.reports -= 1
         self.newest = [entry for entry in self.newest if entry[0] != posting.stix_id]
-        if self.reports <= 0:
+        if self.reports <= 0:  # empty: what arrives next starts the figures afresh
+            self.reports, self.first_seen, self.last_seen, self.newest = 0, None, None, []
             return True
         return not (posting.first_seen == self.first_seen or posting.last_seen == self.last_seen or (listed and full))
 
