@@ -144,10 +144,10 @@ def correlate_entries(session: Session, entries: Mapping[Key, Entry], audience: 
     """``correlate`` of values whose index rows are known (``index_entries``).
 
     A value with at most ``AGGREGATE_ABOVE`` postings written (nearly all) is read posting by posting, one
-    statement per chunk of CHUNK values: each posting's object is read once, for its liveness and type, and the
-    holdings and the reports are drawn from the same rows. A noisier value's holdings are kept aggregated
-    (intel.holdings): a few rows, each with its newest postings, whatever its number of reports — one statement
-    per chunk too.
+    statement per chunk of CHUNK values, in the postings alone (a posting carries its object's revocation, and a
+    report's type is its id's prefix); the holdings and the reports are drawn from the same rows. A noisier
+    value's holdings are kept aggregated (intel.holdings): a few rows, each with its newest postings, whatever
+    its number of reports — one statement per chunk too.
     """
     decided: dict[tuple[str, str | None, str], bool] = {}  # the rule, once per owner, TLP and group of the call
 
