@@ -1,6 +1,7 @@
 """Set-based writes that need dialect-specific SQL (INSERT ... ON CONFLICT), kept beside engine.py.
 
-Both SQLite (3.24+) and PostgreSQL speak ON CONFLICT; SQLAlchemy has a construct per dialect.
+Both SQLite (3.24+) and PostgreSQL speak ON CONFLICT; SQLAlchemy has a construct per dialect. A batch goes to
+SQLite as one executemany, to PostgreSQL as one statement over an array per column (``_write_arrays``).
 """
 
 from __future__ import annotations
@@ -67,14 +68,14 @@ def _with_conflict(core: Any, statement: Any, conflict: Conflict) -> Any:
     raise ValueError(f"unknown conflict rule {conflict!r}")
 
 
-def _write(session: Session, table: type[Base], rows: Sequence[dict[str, Any]], conflict: Conflict) -> Any:
+def _write(session: Session, table: type[Base], rows: Sequence[dict[str, Any]], conflict: Conflict) -> None:
     if not rows:
-        return None
+        return
     if session.get_bind().dialect.name == "postgresql":
-        return _write_arrays(session, table, rows, conflict)
+        _write_arrays(session, table, rows, conflict)
+        return
     core = Base.metadata.tables[table.__tablename__]
     _executemany(session, table, _with_conflict(core, _insert(session, table), conflict), rows)
-    return None
 
 
 def _write_arrays(session: Session, table: type[Base], rows: Sequence[dict[str, Any]], conflict: Conflict) -> Any:
@@ -88,16 +89,23 @@ def _write_arrays(session: Session, table: type[Base], rows: Sequence[dict[str, 
     psycopg caches it and the server prepares it. The arrays go in binary (``%b``): in text form psycopg quotes
     every element in Python, which took 30 % of the importer on the objects' JSON.
     """
-    dialect = session.get_bind().dialect
-    core = Base.metadata.tables[table.__tablename__]
     columns = tuple(rows[0])
     sql = _array_sql(table.__tablename__, columns, conflict)
     arrays: dict[str, list[Any]] = {}
-    for name in columns:
-        processor = core.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    for name, processor in _bind_processors(session, table, columns).items():
         values = [row[name] for row in rows]
         arrays[name] = values if processor is None else [None if v is None else processor(v) for v in values]
     return session.connection().exec_driver_sql(sql, arrays)
+
+
+def _bind_processors(session: Session, table: type[Base], columns: Sequence[str]) -> dict[str, Any]:
+    """Each column's own bind processor, as SQLAlchemy would apply it (None where values go as they are).
+
+    dialect_impl: a TypeDecorator's own bind_processor skips its implementation's (SQLite's DATETIME text form);
+    tests/store/test_bulk.py holds the bulk paths to the bytes the ORM stores."""
+    dialect = session.get_bind().dialect
+    core = Base.metadata.tables[table.__tablename__]
+    return {name: core.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
 
 
 @lru_cache(maxsize=64)
@@ -118,7 +126,8 @@ _POSTGRESQL = _psycopg.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy'
 
 
 def _executemany(session: Session, table: type[Base], statement: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Compile once, convert values with each column's own bind processor, and hand the driver one executemany.
+    """SQLite: compile once, convert values with each column's own bind processor, and hand the driver one
+    executemany.
 
     Why not ``session.execute(statement, rows)``: SQLAlchemy's per-row parameter handling (construct_params,
     bind processors through several layers) was a third of the importing process's time in a bulk import of
@@ -127,17 +136,13 @@ def _executemany(session: Session, table: type[Base], statement: Any, rows: Sequ
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect
-    core = Base.metadata.tables[table.__tablename__]
-    columns = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=columns)
-    # dialect_impl: a TypeDecorator's own bind_processor skips its implementation's (SQLite's DATETIME text
-    # form); tests/store/test_bulk.py holds both paths to the same bytes.
-    processors = {name: core.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
-    convert = [(name, processors[name]) for name in columns]
+    compiled = statement.compile(dialect=session.get_bind().dialect, column_keys=list(rows[0]))
+    order = list(compiled.positiontup)  # pysqlite's parameters are positional (qmark)
+    processors = _bind_processors(session, table, order)
     last: dict[str, tuple[Any, Any]] = {}  # a batch repeats the same instant: convert it once
 
-    def value(name: str, processor: Any, raw: Any) -> Any:
+    def value(name: str, raw: Any) -> Any:
+        processor = processors[name]
         if processor is None or raw is None:
             return raw
         seen = last.get(name)
@@ -147,12 +152,7 @@ def _executemany(session: Session, table: type[Base], statement: Any, rows: Sequ
         last[name] = (raw, converted)
         return converted
 
-    if compiled.positional:
-        order = [name for name in compiled.positiontup]
-        positional = {name: processors[name] for name in order}
-        parameters: list[Any] = [tuple(value(name, positional[name], row[name]) for name in order) for row in rows]
-    else:
-        parameters = [{name: value(name, processor, row[name]) for name, processor in convert} for row in rows]
+    parameters = [tuple(value(name, row[name]) for name in order) for row in rows]
     session.connection().exec_driver_sql(compiled.string, parameters)
 
 
