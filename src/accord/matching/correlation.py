@@ -270,7 +270,8 @@ def _group_order(item: tuple[tuple[str, str, str, str | None], Any]) -> tuple[st
     return owner, country, tlp, group is not None, group or ""  # NULL first, as in SQLite's GROUP BY
 
 
-# The holdings rows of the aggregated observables ``ids``, in their primary key's order (grouped by observable).
+# The holdings rows of the aggregated observables ``ids``, grouped by observable (``_from_aggregates`` orders a
+# value's rows itself).
 _AGGREGATES = (
     select(
         ObservableHolding.observable_id,
@@ -284,13 +285,7 @@ _AGGREGATES = (
         ObservableHolding.newest,
     )
     .where(ObservableHolding.observable_id.in_(IDS))
-    .order_by(
-        ObservableHolding.observable_id,
-        ObservableHolding.owner_party_id,
-        ObservableHolding.country,
-        ObservableHolding.tlp,
-        ObservableHolding.sharing_group,
-    )
+    .order_by(ObservableHolding.observable_id)
 )
 
 
