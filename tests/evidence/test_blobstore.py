@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from accord.evidence.blobstore import BlobMismatch, BlobMissing, BlobTooLarge, LocalBlobStore
+from accord.evidence.filecopy import RANGE
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
@@ -76,3 +78,93 @@ def test_a_failing_disk_write_is_reported_and_leaves_nothing(tmp_path: Path, mon
         store.put(_chunks(), max_bytes=len(DATA))
     monkeypatch.undo()
     assert _leftovers(tmp_path) == []
+
+
+# put_file: the kernel copies a local file range by range and the store hashes the copy (evidence/filecopy.py).
+BIG = os.urandom(2 * RANGE + 4099)  # two whole ranges and a short last one
+
+
+def _source(tmp_path: Path, data: bytes = BIG) -> Path:
+    path = tmp_path / "source.bin"
+    path.write_bytes(data)
+    return path
+
+
+def test_put_file_copies_and_hashes_the_copy(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "store")
+    reported: list[int] = []
+    with _source(tmp_path).open("rb") as source:
+        blob = store.put_file(source, max_bytes=len(BIG), expected_size=len(BIG), progress=reported.append)
+    assert blob.sha256 == hashlib.sha256(BIG).hexdigest() and blob.size == len(BIG) and blob.created
+    assert store.local_path(blob.sha256).read_bytes() == BIG
+    assert reported == [RANGE, RANGE, 4099]
+    with _source(tmp_path).open("rb") as source:
+        assert not store.put_file(source, max_bytes=len(BIG)).created
+    assert _leftovers(tmp_path / "store") == [store.path(blob.sha256)]
+
+
+def test_put_file_of_an_empty_file(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "store")
+    with _source(tmp_path, b"").open("rb") as source:
+        blob = store.put_file(source, max_bytes=10)
+    assert blob.sha256 == hashlib.sha256(b"").hexdigest() and blob.size == 0
+
+
+@pytest.mark.parametrize("failing_call", [1, 2])
+def test_put_file_falls_back_to_sendfile_across_file_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
+) -> None:
+    """copy_file_range refuses some pairs of file systems (EXDEV); the copy goes on with sendfile from where it
+    stopped, also when that happens after the first range."""
+    real = os.copy_file_range
+    calls = 0
+
+    def refusing(source: int, target: int, count: int, offset_src: int, offset_dst: int) -> int:
+        nonlocal calls
+        calls += 1
+        if calls >= failing_call:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(source, target, count, offset_src, offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", refusing)
+    store = LocalBlobStore(tmp_path / "store")
+    with _source(tmp_path).open("rb") as source:
+        blob = store.put_file(source, max_bytes=len(BIG))
+    assert store.local_path(blob.sha256).read_bytes() == BIG
+    assert blob.sha256 == hashlib.sha256(BIG).hexdigest()
+
+
+def test_put_file_limits_mismatches_and_read_errors_leave_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalBlobStore(tmp_path / "store")
+    path = _source(tmp_path)
+    with path.open("rb") as source, pytest.raises(BlobTooLarge):
+        store.put_file(source, max_bytes=len(BIG) - 1)
+    with path.open("rb") as source, pytest.raises(BlobTooLarge):
+        store.put_file(source, max_bytes=RANGE // 2)  # refused inside the first range
+    with path.open("rb") as source, pytest.raises(BlobMismatch, match="size"):
+        store.put_file(source, max_bytes=len(BIG), expected_size=len(BIG) - 1)  # the file grew since it was sized
+    with path.open("rb") as source, pytest.raises(BlobMismatch, match="sha256"):
+        store.put_file(source, max_bytes=len(BIG), expected_sha256="0" * 64)
+
+    def failing_disk(*_args: object) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "copy_file_range", failing_disk)
+    with path.open("rb") as source, pytest.raises(OSError, match="Input/output"):
+        store.put_file(source, max_bytes=len(BIG))
+    assert _leftovers(tmp_path / "store") == []
+
+
+def test_put_file_of_a_pipe_streams_it(tmp_path: Path) -> None:
+    """Not a regular file (a pipe, a device): no kernel copy; the bytes are streamed as put does."""
+    store = LocalBlobStore(tmp_path / "store")
+    read_end, write_end = os.pipe()
+    data = DATA[:50_000]
+    os.write(write_end, data)  # fits in the pipe's buffer
+    os.close(write_end)
+    reported: list[int] = []
+    with os.fdopen(read_end, "rb") as source:
+        blob = store.put_file(source, max_bytes=len(data), progress=reported.append)
+    assert blob.sha256 == hashlib.sha256(data).hexdigest() and sum(reported) == len(data)

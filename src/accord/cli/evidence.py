@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import mimetypes
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from accord.audit.service import Disclosure
 from accord.cli.context import ctx_of, operator
 from accord.errors import InvalidInput
-from accord.evidence.blobstore import read_chunks
 from accord.evidence.checkpoint import CheckpointError, parse_vkey, vkey
 from accord.evidence.report import package_report_pdf
 from accord.evidence.service import MANUAL_EVENTS, SOURCE_KINDS, ItemMetadata
@@ -37,12 +35,6 @@ def _acting_for(node: Node, party: str) -> Actor:
     """The operator, acting for one party: evidence is always held by a party."""
     view = node.identity.get_party(party)
     return replace(operator(), party_id=view.id, party_name=view.name, country=view.country)
-
-
-def _chunks(handle: IO[bytes], bar: Any) -> Iterator[bytes]:
-    for chunk in read_chunks(handle):
-        bar.update(len(chunk))
-        yield chunk
 
 
 def _when(value: str | None, field: str) -> datetime:
@@ -98,7 +90,7 @@ def add(
                 typer.progressbar(length=size, label=path.name, file=sys.stderr) as bar,
             ):
                 # A file that grows or shrinks while it is read is refused before anything is registered.
-                item = node.evidence.add_item(actor, _chunks(handle, bar), meta, expected_size=size)
+                item = node.evidence.add_file(actor, handle, meta, expected_size=size, progress=bar.update)
             typer.echo(item.id)
     finally:
         node.close()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from accord.audit.service import Disclosure
 from accord.demo.intel import SHARED_WALLET
-from accord.evidence.blobstore import read_chunks
 from accord.evidence.service import ItemMetadata
 from accord.identity.actor import Actor
 from accord.node import Node
@@ -50,7 +49,7 @@ def _phone_extraction(folder: Path) -> Path:
 
 def _add(node: Node, actor: Actor, path: Path, meta: ItemMetadata) -> str:
     with path.open("rb") as handle:
-        return node.evidence.add_item(actor, read_chunks(handle), meta).id
+        return node.evidence.add_file(actor, handle, meta).id
 
 
 def seed_evidence(node: Node, operator: Actor, party_ids: dict[str, str]) -> DemoEvidence:

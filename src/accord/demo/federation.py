@@ -31,7 +31,6 @@ from accord.audit.service import Disclosure
 from accord.config import Settings, load_settings
 from accord.cooperation.legal import Decision
 from accord.demo.intel import SHARED_WALLET
-from accord.evidence.blobstore import read_chunks
 from accord.evidence.service import ItemMetadata
 from accord.federation.evidence_transfer import transfers_of
 from accord.federation.worker import start_federation_loop
@@ -394,9 +393,9 @@ def produce_and_send(vn: Site, ph: Site, operator: Actor, mla: str) -> dict[str,
         path = Path(folder) / "exchange-production.csv"
         path.write_text(PRODUCTION, encoding="utf-8")
         with path.open("rb") as handle:
-            item = ph.node.evidence.add_item(
+            item = ph.node.evidence.add_file(
                 pnp,
-                read_chunks(handle),
+                handle,
                 ItemMetadata(
                     case_reference=CASE,
                     description=(

@@ -14,14 +14,16 @@ import hashlib
 import os
 import queue
 import re
+import stat
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
 from accord.errors import AccordError
+from accord.evidence.filecopy import CopyLimitExceeded, copy_and_hash
 
 CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -68,6 +70,18 @@ class BlobStore(Protocol):
         """Store a stream; raise BlobTooLarge or BlobMismatch (and keep nothing) when it is not as announced."""
         ...
 
+    def put_file(
+        self,
+        source: BinaryIO,
+        *,
+        max_bytes: int,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> StoredBlob:
+        """Store an open local file from its start, as ``put`` does a stream (a store may copy it faster)."""
+        ...
+
     def open(self, sha256: str) -> BinaryIO: ...
 
     def local_path(self, sha256: str) -> Path:
@@ -87,6 +101,13 @@ def check_sha256(value: str) -> str:
 
 def read_chunks(stream: IO[bytes], size: int = CHUNK) -> Iterable[bytes]:
     while chunk := stream.read(size):
+        yield chunk
+
+
+def _reporting(chunks: Iterable[bytes], progress: Callable[[int], None] | None) -> Iterable[bytes]:
+    for chunk in chunks:
+        if progress is not None:
+            progress(len(chunk))
         yield chunk
 
 
@@ -156,12 +177,9 @@ class LocalBlobStore:
         expected_sha256: str | None = None,
         expected_size: int | None = None,
     ) -> StoredBlob:
-        self._incoming.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        handle, temp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-")
-        temp = Path(temp_name)
-        try:
+        def write(handle: int) -> tuple[str, int]:
+            digest = hashlib.sha256()
+            size = 0
             with _PipelinedWriter(handle) as out:
                 for chunk in chunks:
                     size += len(chunk)
@@ -169,7 +187,50 @@ class LocalBlobStore:
                         raise BlobTooLarge(max_bytes)
                     digest.update(chunk)
                     out.write(chunk)
-            sha256 = digest.hexdigest()
+            return digest.hexdigest(), size
+
+        return self._store(write, expected_sha256, expected_size)
+
+    def put_file(
+        self,
+        source: BinaryIO,
+        *,
+        max_bytes: int,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> StoredBlob:
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):  # a pipe or a device: no kernel copy
+            return self.put(
+                _reporting(read_chunks(source), progress),
+                max_bytes=max_bytes,
+                expected_sha256=expected_sha256,
+                expected_size=expected_size,
+            )
+
+        def write(handle: int) -> tuple[str, int]:
+            try:
+                with os.fdopen(handle, "r+b", buffering=0, closefd=True) as target:
+                    copied = copy_and_hash(source.fileno(), target.fileno(), limit=max_bytes, progress=progress)
+            except CopyLimitExceeded:
+                raise BlobTooLarge(max_bytes) from None
+            return copied.sha256, copied.size
+
+        return self._store(write, expected_sha256, expected_size)
+
+    def _store(
+        self,
+        write: Callable[[int], tuple[str, int]],
+        expected_sha256: str | None,
+        expected_size: int | None,
+    ) -> StoredBlob:
+        """Let ``write`` fill (and close) a new file in ``incoming``, check it is what was announced, and move
+        it to its content address; on any error remove it, so no blob claims a hash it does not have."""
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-")
+        temp = Path(temp_name)
+        try:
+            sha256, size = write(handle)
             if expected_size is not None and size != expected_size:
                 raise BlobMismatch("size", f"{expected_size} bytes", f"{size} bytes")
             if expected_sha256 is not None and sha256 != expected_sha256:
