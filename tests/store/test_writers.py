@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -132,3 +133,35 @@ def test_a_bulk_batch_on_postgresql_commits_without_waiting_for_its_flush_and_on
     for _ in range(3):  # whichever pooled connection comes next: the setting ended with its transaction
         with node.db.writing() as session:
             assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+
+
+def test_a_sqlite_write_transaction_holds_the_write_lock_from_its_start_and_a_read_never_takes_it(
+    node: Node,
+) -> None:
+    """Database.writing begins with BEGIN IMMEDIATE, before its first statement; reads begin DEFERRED, also a read
+    begun inside a write (it must not wait for the lock its own thread holds)."""
+    if node.db.dialect != "sqlite":
+        pytest.skip("SQLite's BEGIN modes")
+    other = sqlite3.connect(str(node.db.engine.url.database), timeout=0, isolation_level=None)
+
+    def other_can_write() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        other.execute("ROLLBACK")
+        return True
+
+    with node.db.reading() as session:
+        session.execute(text("SELECT 1"))
+        assert other_can_write()
+    with node.db.snapshot() as session:
+        session.execute(text("SELECT 1"))
+        assert other_can_write()
+    with node.db.writing():
+        assert not other_can_write()
+        with node.db.reading() as session:
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+    assert other_can_write()
+    other.close()
