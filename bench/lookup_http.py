@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/lookup.py's no
 from accord.config import load_settings
 from accord.identity.actor import operator_actor
 from accord.node import Node
+from accord.store.engine import sqlite_begin_mode
 from accord.web.app import create_app
 from lookup import DEFAULT_INDEXED, Query, bench_node, percentile, progress, query_set
 
@@ -455,6 +456,8 @@ def statements_of_one_lookup(home: Path, token: str, body: bytes) -> list[str]:
         seen.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", on_execute)
+    # SQLite's BEGIN is sent by the dialect (store.engine), not as a statement: the "begin" event counts it.
+    event.listen(engine, "begin", lambda _conn: seen.append(f"BEGIN {sqlite_begin_mode()}"))
     event.listen(engine, "commit", lambda _conn: seen.append("COMMIT"))
     event.listen(engine, "rollback", lambda _conn: seen.append("ROLLBACK"))
     headers = {"authorization": f"Bearer {token}", "accord-purpose": PURPOSE, "content-type": "application/json"}

@@ -88,6 +88,12 @@ def normalise_url(url: str) -> str:
 _SQLITE_BEGIN: ContextVar[str] = ContextVar("accord_sqlite_begin", default="DEFERRED")
 
 
+def sqlite_begin_mode() -> str:
+    """The mode the SQLite transaction beginning now in this thread gets (for statement counters: the dialect
+    sends BEGIN itself, so it is not among the statements SQLAlchemy's events see)."""
+    return _SQLITE_BEGIN.get()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # The pysqlite transaction fix from SQLAlchemy's SQLite dialect docs: let SQLAlchemy emit BEGIN itself,
     # so that a write transaction takes the write lock at BEGIN IMMEDIATE instead of failing half-way.
