@@ -15,8 +15,8 @@ from accord.errors import InvalidInput, NotFound
 from accord.evidence import merkle
 from accord.evidence.blobstore import BlobMismatch, BlobTooLarge
 from accord.evidence.checkpoint import open_checkpoint
-from accord.evidence.custody import CustodyLogBroken
-from accord.evidence.service import EvidenceStateError
+from accord.evidence.custody import CustodyLog, CustodyLogBroken, NewEvent
+from accord.evidence.service import EvidenceStateError, ItemView
 from accord.identity.actor import Actor
 from accord.identity.errors import PermissionDenied
 from accord.node import Node
@@ -265,3 +265,36 @@ def test_concurrent_events_on_one_item_keep_its_chain(node: Node, police: Actor)
         thread.join()
     assert not errors
     assert node.evidence.custody.verify().events == 46
+
+
+def _append(log: CustodyLog, node: Node, item: ItemView, purpose: str, *, fail: bool = False) -> None:
+    with node.db.writing() as session:
+        log.lock(session)
+        previous = log.last_leaf(session, item.id)
+        log.append(
+            session, [NewEvent(item.id, "analysed", node.clock.now(), "t", None, item.sha256, previous, purpose)]
+        )
+        if fail:
+            raise RuntimeError("rolled back")
+
+
+def test_an_append_after_a_rollback_or_another_writer_uses_the_stored_frontier(node: Node, police: Actor) -> None:
+    """Each log remembers the frontier of its last append; one from a rolled-back append, or overtaken by
+    another process's append of the same size, must not be used (the stored tree would stop matching)."""
+    item = add(node, police)
+    for n in range(5):  # size 6: the remembered frontier's rightmost subtree is a level-1 node
+        node.evidence.record_event(police, item.id, "analysed", f"pass {n}")
+    log = node.evidence.custody
+    with pytest.raises(RuntimeError):
+        _append(log, node, item, "rolled back", fail=True)
+    other_process = CustodyLog(node.db, node.clock, log._keys)
+    _append(other_process, node, item, "another writer")  # the rolled-back size again, another leaf
+    for n in range(3):
+        node.evidence.record_event(police, item.id, "analysed", f"after {n}")
+        _append(other_process, node, item, f"other {n}")  # its remembered frontier is stale each time
+    with node.db.reading() as session:
+        leaves = [
+            bytes(h) for h in session.execute(text("SELECT leaf_hash FROM custody_events ORDER BY seq")).scalars()
+        ]
+        assert log.root(session, len(leaves)) == merkle.root_from_leaf_hashes(leaves)
+    assert log.verify().events == len(leaves) == 1 + 5 + 1 + 6

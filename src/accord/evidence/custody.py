@@ -12,13 +12,14 @@ they complete, so a proof is one indexed query for at most 2·log2(n) hashes, ne
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from accord.canonical_json import canonical_bytes
@@ -34,6 +35,23 @@ from accord.store.engine import Database
 LEAF_VERSION = 1
 VERIFY_BATCH = 5000
 KEY_QUERY_BATCH = 200  # (level, idx) pairs per query; proofs need at most about 130
+
+# Built once: appends run these on every custody action.
+_SIZE_FOR_UPDATE = select(CustodyLogState.size).where(CustodyLogState.id == 1).with_for_update()
+_CREATE_STATE = insert(CustodyLogState).values(id=1, size=0)
+_SET_SIZE = update(CustodyLogState).where(CustodyLogState.id == 1).values(size=bindparam("new_size"))
+_INSERT_EVENT = insert(CustodyEvent)
+_INSERT_SUBTREE = insert(CustodySubtree)
+_LAST_LEAF = (
+    select(CustodyEvent.leaf_hash)
+    .where(CustodyEvent.item_id == bindparam("item_id"))
+    .order_by(CustodyEvent.seq.desc())
+    .limit(1)
+)
+_LEAF_HASH = select(CustodyEvent.leaf_hash).where(CustodyEvent.seq == bindparam("seq"))
+_SUBTREE_HASH = select(CustodySubtree.hash).where(
+    CustodySubtree.level == bindparam("level"), CustodySubtree.idx == bindparam("idx")
+)
 
 
 class CustodyLogBroken(AccordError):
@@ -112,6 +130,9 @@ class CustodyLog:
         self._db = db
         self._clock = clock
         self._keys = keys
+        # The frontier after this process's last append, which may have rolled back or been overtaken by
+        # another process's: _frontier checks it against the store before using it.
+        self._last_frontier: tuple[int, tuple[bytes, ...]] | None = None
 
     @property
     def origin(self) -> str:
@@ -128,15 +149,17 @@ class CustodyLog:
 
     def append(self, session: Session, events: Sequence[NewEvent]) -> list[LoggedEvent]:
         """Append ``events`` in the caller's transaction (they commit with the action they record, or not at
-        all). Locking the state row serialises appends on PostgreSQL; SQLite writers hold the write lock."""
-        state = session.execute(
-            select(CustodyLogState).where(CustodyLogState.id == 1).with_for_update()
-        ).scalar_one_or_none()
-        if state is None:
-            state = CustodyLogState(id=1, size=0)
-            session.add(state)
-            session.flush()
-        frontier = self._frontier(session, state.size)
+        all). Locking the state row serialises appends on PostgreSQL; SQLite writers hold the write lock.
+
+        Core statements, not the ORM's unit of work: an event is appended with every custody action, and the
+        ORM's bookkeeping cost more than the statements (as in audit.AuditLog.append)."""
+        session.flush()  # pending ORM rows (a new item the events name) go first
+        connection = session.connection()
+        size = connection.execute(_SIZE_FOR_UPDATE).scalar_one_or_none()
+        if size is None:
+            connection.execute(_CREATE_STATE)
+            size = 0
+        frontier = self._frontier(session, size)
         origin = self.origin
         rows: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
@@ -148,21 +171,40 @@ class CustodyLog:
             for level, idx, digest in frontier.append(leaf):
                 nodes.append({"level": level, "idx": idx, "hash": digest})
             text = body.decode()
-            rows.append({"seq": seq, "item_id": event.item_id, "kind": event.kind, "at": event.at, "body": text})
-            rows[-1]["leaf_hash"] = leaf
+            rows.append(
+                {
+                    "seq": seq,
+                    "item_id": event.item_id,
+                    "kind": event.kind,
+                    "at": event.at,
+                    "body": text,
+                    "leaf_hash": leaf,
+                }
+            )
             logged.append(LoggedEvent(seq, event.item_id, event.kind, event.at, text, leaf))
         if rows:
-            session.execute(insert(CustodyEvent), rows)
+            connection.execute(_INSERT_EVENT, rows)
         if nodes:
-            session.execute(insert(CustodySubtree), nodes)
-        state.size = frontier.size
-        session.flush()
+            connection.execute(_INSERT_SUBTREE, nodes)
+        connection.execute(_SET_SIZE, {"new_size": frontier.size})
+        self._last_frontier = (frontier.size, frontier.hashes)
         return logged
 
     def _frontier(self, session: Session, size: int) -> merkle.Frontier:
+        """The frontier of the stored log of ``size`` leaves (the caller holds the append lock).
+
+        The one this process computed last is reused when the stored hash of its rightmost subtree matches:
+        that subtree holds the log's last leaf, so a log that differs anywhere after the remembered one's
+        committed prefix (a rolled-back append, another process's appends) differs there too. One indexed
+        read instead of up to 64."""
         if size == 0:
             return merkle.Frontier.empty()
         keys = merkle.frontier_keys(size)
+        remembered = self._last_frontier
+        if remembered is not None and remembered[0] == size:
+            level, idx = keys[-1]
+            if _stored_hash(session, level, idx) == remembered[1][-1]:
+                return merkle.Frontier(size, remembered[1])
         hashes = fetch_subtrees(session, keys)
         return merkle.Frontier(size, [hashes[key] for key in keys])
 
@@ -182,13 +224,8 @@ class CustodyLog:
         return [LoggedEvent(r.seq, r.item_id, r.kind, r.at, r.body, bytes(r.leaf_hash)) for r in rows]
 
     def last_leaf(self, session: Session, item_id: str) -> bytes | None:
-        row = session.scalars(
-            select(CustodyEvent.leaf_hash)
-            .where(CustodyEvent.item_id == item_id)
-            .order_by(CustodyEvent.seq.desc())
-            .limit(1)
-        ).first()
-        return bytes(row) if row is not None else None
+        digest = session.connection().execute(_LAST_LEAF, {"item_id": item_id}).scalar_one_or_none()
+        return bytes(digest) if digest is not None else None
 
     def root(self, session: Session, size: int) -> bytes:
         keys = merkle.root_keys(size)
@@ -225,7 +262,8 @@ class CustodyLog:
     def lock(self, session: Session) -> None:
         """Take the log's lock for the rest of the transaction. Call it before reading an item's last leaf, so
         two transactions cannot both chain to the same previous event (PostgreSQL; SQLite has one writer)."""
-        session.execute(select(CustodyLogState.size).where(CustodyLogState.id == 1).with_for_update())
+        session.flush()
+        session.connection().execute(_SIZE_FOR_UPDATE)
 
     def covering_checkpoint(self, session: Session, needed_size: int) -> SignedCheckpoint:
         """The newest signed head if it covers ``needed_size`` events, else a new one: reading an item does not
@@ -374,6 +412,27 @@ def _check_body(seq: int, body: str, origin: str, item_id: str, kind: str, previ
         raise CustodyLogBroken(f"event {seq}", "does not chain to the item's previous event")
 
 
+def _stored_hash(session: Session, level: int, idx: int) -> bytes | None:
+    connection = session.connection()
+    if level == 0:
+        digest = connection.execute(_LEAF_HASH, {"seq": idx}).scalar_one_or_none()
+    else:
+        digest = connection.execute(_SUBTREE_HASH, {"level": level, "idx": idx}).scalar_one_or_none()
+    return bytes(digest) if digest is not None else None
+
+
+@functools.lru_cache(maxsize=KEY_QUERY_BATCH)
+def _subtrees_query(count: int) -> Select[int, int, bytes]:
+    """The subtrees at ``count`` (level, idx) pairs given as parameters level0, idx0, ...: built once per count,
+    where building the expression on each call cost more than running it. An OR of ANDs, because SQLite runs a
+    row-value ``IN (VALUES ...)`` as a scan of the table, and this as one index seek per pair."""
+    pairs = (
+        and_(CustodySubtree.level == bindparam(f"level{n}"), CustodySubtree.idx == bindparam(f"idx{n}"))
+        for n in range(count)
+    )
+    return select(CustodySubtree.level, CustodySubtree.idx, CustodySubtree.hash).where(or_(*pairs))
+
+
 def fetch_subtrees(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     """The hashes of the perfect subtrees ``keys`` (level 0: leaf hashes), in as few queries as possible."""
     wanted = list(dict.fromkeys(keys))
@@ -388,10 +447,10 @@ def fetch_subtrees(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tu
             found[(0, seq)] = bytes(digest)
     for start in range(0, len(inner), KEY_QUERY_BATCH):
         batch_keys = inner[start : start + KEY_QUERY_BATCH]
-        condition = or_(*(and_(CustodySubtree.level == lv, CustodySubtree.idx == ix) for lv, ix in batch_keys))
-        for level, idx, digest in session.execute(
-            select(CustodySubtree.level, CustodySubtree.idx, CustodySubtree.hash).where(condition)
-        ):
+        parameters: dict[str, int] = {}
+        for n, (level, idx) in enumerate(batch_keys):
+            parameters[f"level{n}"], parameters[f"idx{n}"] = level, idx
+        for level, idx, digest in session.connection().execute(_subtrees_query(len(batch_keys)), parameters):
             found[(level, idx)] = bytes(digest)
     missing = [key for key in wanted if key not in found]
     if missing:

@@ -49,9 +49,11 @@ class CustodyEvent(Base):
     """One leaf of the custody log: ``body`` is the RFC 8785 canonical JSON that is hashed (RFC 9162 leaf)."""
 
     __tablename__ = "custody_events"
+    # An item's history in order, and its last leaf in one index seek (EvidenceService._log).
+    __table_args__ = (Index("ix_custody_events_item_id_seq", "item_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # leaf index, from 0
-    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     body: Mapped[str] = mapped_column(Text)
