@@ -83,7 +83,7 @@ from intel_import import (
     stream_bundle,
     write_synthetic_bundle,
 )
-from scratch import scratch_database
+from scratch import scratch_database, start_helpers
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS_VENV = REPO / ".venv-peers"
@@ -158,6 +158,7 @@ def bench_node(backend: str, args: argparse.Namespace) -> Iterator[Bench]:
         node = open_node(load_settings(env={}, overrides={"home": home, "database_url": url}))
         try:
             node.db.tune_for_serving()  # as accord serve and accord lookup read (a memory map on SQLite)
+            start_helpers(node)
             indexed = count_phones(node)  # one unique phone per indicator
             progress(f"reusing {home}: {indexed:,} indicators")
             yield Bench(node, indexed, None, 0, reader_of(node, f"{os.getpid()}-{int(time.time())}"))
@@ -190,6 +191,7 @@ def bench_node(backend: str, args: argparse.Namespace) -> Iterator[Bench]:
                 progress(f"{backend}: imported {args.indexed - half:,} as red in {red:.1f} s")
                 database_bytes(node, checkpoint=True)
                 node.db.tune_for_serving()  # the lookups read as accord serve and accord lookup do
+                start_helpers(node)
                 yield Bench(node, args.indexed, amber + red, workers, reader_of(node, "bench"))
             finally:
                 node.close()

@@ -44,6 +44,7 @@ from accord.intel.vocabulary import Tlp
 from accord.node import Node, open_node
 from intel_import import database_bytes
 from lookup import count_phones, percentile, progress, query_set, reader_of
+from scratch import start_helpers
 
 NOISY_FORMS = ("+84 90 000 0000", "0900000000", "+84900000000", "0084 900 000 000", "090 000 0000")
 NOISY_CANONICAL = "+84900000000"
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"  storage     +{growth:,.0f} bytes per noisy report (ordinary indicators: {before / indexed:,.0f})")
         node.db.tune_for_serving()  # the lookups read as accord serve and accord lookup do
+        start_helpers(node)
         reader = reader_of(node, f"noisy-{os.getpid()}")
         alone = timed_lookups(node, reader, [NOISY_FORMS[0]], ["phone-number"], 50)
         print(

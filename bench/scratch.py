@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -33,3 +34,10 @@ def scratch_database(backend: str, server: str, prefix: str = "accord_bench") ->
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+def start_helpers(node: Any) -> None:
+    """Start the processes that help normalise large lookups and wait for them, as a server that has been up for
+    a moment has them (accord serve and accord lookup start them when they open; matching.normalising)."""
+    started = node.matching.start_workers(wait_seconds=120)
+    print(f"  .. lookup normalising helpers: {'running' if started else 'none (matching_lookup_workers)'}", flush=True)

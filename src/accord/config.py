@@ -105,6 +105,14 @@ class Settings:
         minimum=-1,
         maximum=64,
     )
+    matching_lookup_workers: int = _setting(
+        -1,
+        "Processes that help normalise the values of a large lookup (2,000 distinct values or more), started by "
+        "the first such lookup of a server or accord lookup and kept while it runs: -1 means one less than the "
+        "CPU cores, at most 3 (none on a single core), 0 normalises in the serving process.",
+        minimum=-1,
+        maximum=64,
+    )
     matching_warninglists: str = _setting(
         "",
         "Warninglists that mark lookup hits, comma-separated: MISP warninglist JSON files, folders of them, or a "

@@ -43,6 +43,7 @@ from accord.intel.markings import parse_audience
 from accord.intel.models import SharingGroup, SharingGroupMember
 from accord.intel.service import IntelPolicy, IntelService
 from accord.intel.vocabulary import parse_tlp
+from accord.matching.normalising import NormalisingPool, worker_count
 from accord.matching.scoring import parse_half_lives
 from accord.matching.service import MatchingPolicy, MatchingService
 from accord.matching.sightings import record_sightings
@@ -113,6 +114,7 @@ class Node:
                 MatchingPolicy(
                     node_country=self.settings.node_country or None, half_lives=load_half_lives(self.settings)
                 ),
+                NormalisingPool(worker_count(self.settings.matching_lookup_workers)),
             )
         return self._matching
 
@@ -230,6 +232,8 @@ class Node:
         return self._evidence_packages
 
     def close(self) -> None:
+        if self._matching is not None:
+            self._matching.close()
         self.intel.close()
         self.audit.close()
         self.db.dispose()

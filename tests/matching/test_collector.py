@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from accord.matching import service
+from accord.matching import normalising
 from accord.matching.collector import collector_paused
 from accord.node import Node
 from tests.conftest import World
@@ -63,13 +63,13 @@ def test_a_lookup_leaves_the_collector_as_it_found_it(
     node: Node, world: World, scam: Scam, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[bool] = []
-    canonical = service._canonical
+    canonical = normalising.canonical
 
     def spy(raw: str, kind: str | None, region: str | None) -> object:
         seen.append(gc.isenabled())
         return canonical(raw, kind, region)
 
-    monkeypatch.setattr(service, "_canonical", spy)
+    monkeypatch.setattr(normalising, "canonical", spy)
     results = node.matching.lookup(scam.analyst, [NUMBER, "nothing at all ###"], None, WHY)
     assert seen == [False, False] and gc.isenabled()
     assert results[0].hits.found and results[1].error

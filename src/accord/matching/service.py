@@ -23,7 +23,7 @@ from accord.identity.actor import Actor
 from accord.identity.service import IdentityService
 from accord.identity.vocabulary import Permission
 from accord.intel.models import MAX_VALUE_LENGTH, Observable
-from accord.intel.normalise import Canonical, IdentifierKind, InvalidIdentifier, detect, normalise
+from accord.intel.normalise import Canonical, IdentifierKind, InvalidIdentifier
 from accord.intel.normalise.detect import UNKNOWN
 from accord.intel.service import IntelService
 from accord.matching.collector import collector_paused
@@ -31,6 +31,7 @@ from accord.matching.correlation import Correlation, Key, correlate_entries, ind
 from accord.matching.errors import TooManyValues
 from accord.matching.feedback import check_note, check_observed_at, parse_outcome, tally_entries
 from accord.matching.models import ObservableFeedback
+from accord.matching.normalising import NormalisingPool, canonical
 from accord.matching.scoring import DEFAULT_HALF_LIFE_DAYS, DEFAULT_KIND, Evidence, OutcomeTally, Score, score
 from accord.matching.visibility import NO_HITS, Hits, Viewer
 from accord.matching.warninglists import Warninglists
@@ -188,15 +189,6 @@ def check_kind(field: str, kind: str | None) -> None:
         raise InvalidInput(field, f"{kind[:40]!r} is not one of {', '.join(sorted(KINDS))}")
 
 
-def _canonical(raw: str, kind: str | None, region: str | None) -> Canonical | InvalidIdentifier:
-    if not raw.strip():
-        return InvalidIdentifier(kind or UNKNOWN, raw, "empty value")
-    try:
-        return normalise(kind, raw, default_region=region) if kind else detect(raw, default_region=region)
-    except InvalidIdentifier as exc:
-        return exc
-
-
 Answer = tuple[Hits, tuple[str, ...], bool, Score | None]  # hits, warninglists, cross_border, score
 
 
@@ -273,6 +265,7 @@ class MatchingService:
         intel: IntelService,
         warninglists: Warninglists,
         policy: MatchingPolicy,
+        normaliser: NormalisingPool | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -281,6 +274,16 @@ class MatchingService:
         self._intel = intel
         self._warninglists = warninglists
         self._policy = policy
+        self._normaliser = normaliser or NormalisingPool(workers=0)
+
+    def start_workers(self, wait_seconds: float = 0.0) -> bool:
+        """Start the processes that help normalise large lookups now rather than at the first one (see
+        ``normalising``), waiting up to ``wait_seconds`` for them. Whether they answer yet."""
+        self._normaliser.start()
+        return self._normaliser.ready(wait_seconds) if wait_seconds > 0 else False
+
+    def close(self) -> None:
+        self._normaliser.close()
 
     @property
     def warninglists(self) -> Warninglists:
@@ -319,7 +322,8 @@ class MatchingService:
         # canonical value answered once, and inputs that repeat one get the same (immutable) result object.
         given = list(zip(values, types, strict=True)) if types else [(raw, None) for raw in values]
         repeats = Counter(given)
-        parsed = {pair: _canonical(pair[0], pair[1], region) for pair in repeats}
+        distinct = list(repeats)
+        parsed = dict(zip(distinct, self._normaliser.canonical_all(distinct, region), strict=True))
         listed: dict[Key, tuple[str, ...]] = {}  # each distinct canonical value, with the warninglists it is on
         for item in parsed.values():
             if isinstance(item, Canonical):
@@ -399,7 +403,7 @@ class MatchingService:
         now = self._clock.now()
         when = check_observed_at(observed_at, now) if observed_at is not None else now
         text = check_note(note)
-        item = _canonical(value, kind, actor.country or self._policy.node_country)
+        item = canonical(value, kind, actor.country or self._policy.node_country)
         if isinstance(item, InvalidIdentifier):
             raise InvalidInput("value", item.reason)
         with self._db.writing() as session:
