@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_fromisoformat = datetime.fromisoformat
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timestamp that is stored in UTC and always read back timezone-aware.
 
@@ -40,6 +44,26 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("refusing to store a naive datetime; use an injected Clock")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, one step from the stored text to an aware value. Why: the generic path (the dialect's
+        parser, then ``process_result_value``'s ``replace(tzinfo=UTC)``, which alone costs 1.4 µs) took 1.8 µs
+        a value, and a 10,000-value lookup reads 14,000 of them; ``fromisoformat`` of the text with "+00:00"
+        appended takes 0.2 µs and gives the same value. Text in any other form (none that Accord writes) takes the
+        generic path."""
+        generic = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return generic
+
+        def from_sqlite_text(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return _fromisoformat(value + "+00:00")
+            except (TypeError, ValueError):
+                return generic(value) if generic is not None else self.process_result_value(value, dialect)
+
+        return from_sqlite_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
