@@ -357,3 +357,25 @@ def test_the_lookup_is_described_in_openapi_and_takes_json_only(client, world: W
     headers = {**world.auth("analyst"), "Accord-Purpose": "x", "Content-Type": "text/plain"}
     answer = client.post(LOOKUP, content=b'{"values": ["+84912345678"]}', headers=headers)
     assert answer.status_code == 415 and answer.headers["content-type"] == "application/problem+json"
+
+
+def test_an_api_lookup_reads_in_one_transaction_with_its_token_check(client, world: World) -> None:
+    """The token is checked in the lookup's own read snapshot: one read and one (audit) write per request."""
+    engine = client.app.state.node.db.engine
+    begun: list[int] = []
+
+    def count(_connection: Any) -> None:
+        begun.append(1)
+
+    body = {"values": [NUMBER]}
+    assert _post(client, world, "analyst", body).status_code == 200  # may also note the token's last use
+    event.listen(engine, "begin", count)
+    try:
+        answer = _post(client, world, "analyst", body)
+    finally:
+        event.remove(engine, "begin", count)
+    assert answer.status_code == 200 and answer.json()["results"][0]["canonical"] == NUMBER
+    assert len(begun) == 2, begun
+    headers = {"Authorization": "Bearer not-a-token", "Accord-Purpose": "x", "Content-Type": "application/json"}
+    refused = client.post(LOOKUP, content=json.dumps(body), headers=headers)
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -480,21 +481,23 @@ class IdentityService:
                 self._audit.append(session, actor.audit_ref(), "token.revoke", object_type="token", object_id=token.id)
             return self._token_view(token)
 
-    def authenticate_token(self, plaintext: str) -> Actor:
+    def authenticate_token(self, plaintext: str, session: Session | None = None) -> Actor:
         """The actor a bearer token stands for. Raises AuthenticationFailed (unknown, expired, revoked, inactive).
 
         The token's row, user, roles and party are cached per identity epoch (identity.epoch): a call reads one
-        row when nothing changed since the last call, and everything again after any identity change.
+        row when nothing changed since the last call, and everything again after any identity change. With
+        ``session``, it reads in that transaction (a route's own read, so the check costs no transaction of
+        its own); otherwise in one of its own.
         """
         parsed = credentials.parse_token(plaintext[:200])
         if parsed is None:
             raise AuthenticationFailed("malformed token")
         now = self._clock.now()
-        with self._db.reading() as session:
-            epoch = current_epoch(session)
+        with nullcontext(session) if session is not None else self._db.reading() as reading:
+            epoch = current_epoch(reading)
             check = self._tokens_seen.peek(epoch, parsed.lookup)
             if check is None:
-                token = session.scalar(select(ApiToken).where(ApiToken.lookup == parsed.lookup))
+                token = reading.scalar(select(ApiToken).where(ApiToken.lookup == parsed.lookup))
                 check = None if token is None else _TokenCheck.of(token, epoch)
                 if check is not None:
                     self._tokens_seen.put(epoch, parsed.lookup, check)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from accord.audit.service import AuditLog, Disclosure
 from accord.clock import Clock
@@ -295,20 +298,22 @@ class MatchingService:
         values: Sequence[str],
         types: Sequence[str | None] | None,
         disclosure: Disclosure,
+        snapshot: Session | None = None,
     ) -> list[LookupResult]:
         """Normalise each value (as its type says, or detected) and answer who holds it, as ``actor`` may see it.
 
         National phone numbers are read in the caller's party's country (the node's for the local operator).
         One audit entry per call, with the purpose and counts. Raises PermissionDenied (no READ_INTEL: auditors
         look at the log, not at intelligence), InvalidInput (no purpose; see also ``check_lookup_input``),
-        TooManyValues.
+        TooManyValues. The index is read in ``snapshot`` when given (a ``Database.snapshot`` the caller already
+        read in, such as the API route's token check), else in a snapshot of its own.
         """
         self._identity.authorize(actor, Permission.READ_INTEL)
         if not (disclosure.purpose or "").strip():
             raise InvalidInput("purpose", "say why these values are looked up (it is recorded in the audit log)")
         check_lookup_input(values, types)
         with collector_paused():  # see ``collector``: the call's objects are not cycles
-            return self._lookup(actor, values, types, disclosure)
+            return self._lookup(actor, values, types, disclosure, snapshot)
 
     def _lookup(
         self,
@@ -316,6 +321,7 @@ class MatchingService:
         values: Sequence[str],
         types: Sequence[str | None] | None,
         disclosure: Disclosure,
+        snapshot: Session | None,
     ) -> list[LookupResult]:
         region = actor.country or self._policy.node_country
         # Work is done once per distinct value: each distinct (value, type) is normalised once, each distinct
@@ -333,7 +339,7 @@ class MatchingService:
         audience = self._intel.audience(actor)
         # One consistent view across the chunks: a value posted half-way through a long call is either in the
         # answer for every input that names it or for none.
-        with self._db.snapshot() as session:
+        with nullcontext(snapshot) if snapshot is not None else self._db.snapshot() as session:
             entries = index_entries(session, listed)  # read once for both: the values' rows in the index
             correlations = correlate_entries(session, entries, audience)
             feedback = tally_entries(session, entries)

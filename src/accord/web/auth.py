@@ -43,15 +43,19 @@ def cookie_secure(request: Request) -> bool:
     return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
 
-def bearer_actor(request: Request) -> Actor:
-    """The actor behind ``Authorization: Bearer <token>``, unaudited: for a route whose service audits the call
-    itself and names the token there (``POST /api/v1/lookup``). Call it from a worker thread (it reads the
-    database)."""
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>``. Raises AuthenticationFailed when there is none."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise AuthenticationFailed("no bearer token")
-    return node_of(request).identity.authenticate_token(credentials.strip())
+    return credentials.strip()
+
+
+def bearer_actor(request: Request) -> Actor:
+    """The actor behind ``Authorization: Bearer <token>``, unaudited. Call it from a worker thread (it reads the
+    database)."""
+    return node_of(request).identity.authenticate_token(bearer_token(request))
 
 
 def api_actor(request: Request) -> Actor:
