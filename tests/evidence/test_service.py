@@ -15,7 +15,7 @@ from accord.errors import InvalidInput, NotFound
 from accord.evidence import merkle
 from accord.evidence.blobstore import BlobMismatch, BlobTooLarge
 from accord.evidence.checkpoint import open_checkpoint
-from accord.evidence.custody import CustodyLog, CustodyLogBroken, NewEvent
+from accord.evidence.custody import CustodyLog, CustodyLogBroken, NewEvent, leaf_body
 from accord.evidence.service import EvidenceStateError, ItemView
 from accord.identity.actor import Actor
 from accord.identity.errors import PermissionDenied
@@ -267,13 +267,18 @@ def test_concurrent_events_on_one_item_keep_its_chain(node: Node, police: Actor)
     assert node.evidence.custody.verify().events == 46
 
 
-def _append(log: CustodyLog, node: Node, item: ItemView, purpose: str, *, fail: bool = False) -> None:
+def _append(log: CustodyLog, node: Node, item: ItemView, purpose: str, *, fail: bool = False, count: int = 1) -> None:
+    """``count`` events on ``item``, each chained to the one before, in one transaction."""
     with node.db.writing() as session:
         log.lock(session)
         previous = log.last_leaf(session, item.id)
-        log.append(
-            session, [NewEvent(item.id, "analysed", node.clock.now(), "t", None, item.sha256, previous, purpose)]
-        )
+        events = []
+        for n in range(count):
+            events.append(
+                NewEvent(item.id, "analysed", node.clock.now(), "t", None, item.sha256, previous, f"{purpose} {n}")
+            )
+            previous = merkle.leaf_hash(leaf_body(log.origin, events[-1]))
+        log.append(session, events)
         if fail:
             raise RuntimeError("rolled back")
 
@@ -298,3 +303,9 @@ def test_an_append_after_a_rollback_or_another_writer_uses_the_stored_frontier(n
         ]
         assert log.root(session, len(leaves)) == merkle.root_from_leaf_hashes(leaves)
     assert log.verify().events == len(leaves) == 1 + 5 + 1 + 6
+    # A rolled-back batch, then another writer's batch of the same size: the leaves differ in the middle.
+    with pytest.raises(RuntimeError):
+        _append(log, node, item, "batch rolled back", fail=True, count=5)
+    _append(other_process, node, item, "other batch", count=5)
+    node.evidence.record_event(police, item.id, "analysed", "after the batches")
+    assert log.verify().events == 13 + 5 + 1

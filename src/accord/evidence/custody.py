@@ -48,10 +48,6 @@ _LAST_LEAF = (
     .order_by(CustodyEvent.seq.desc())
     .limit(1)
 )
-_LEAF_HASH = select(CustodyEvent.leaf_hash).where(CustodyEvent.seq == bindparam("seq"))
-_SUBTREE_HASH = select(CustodySubtree.hash).where(
-    CustodySubtree.level == bindparam("level"), CustodySubtree.idx == bindparam("idx")
-)
 
 
 class CustodyLogBroken(AccordError):
@@ -130,9 +126,9 @@ class CustodyLog:
         self._db = db
         self._clock = clock
         self._keys = keys
-        # The frontier after this process's last append, which may have rolled back or been overtaken by
-        # another process's: _frontier checks it against the store before using it.
-        self._last_frontier: tuple[int, tuple[bytes, ...]] | None = None
+        # This process's last append: the log's size before it, and the frontier after it. The append may have
+        # rolled back or been overtaken by another process's: _frontier checks it against the store first.
+        self._last_append: tuple[int, int, tuple[bytes, ...]] | None = None
 
     @property
     def origin(self) -> str:
@@ -187,26 +183,29 @@ class CustodyLog:
         if nodes:
             connection.execute(_INSERT_SUBTREE, nodes)
         connection.execute(_SET_SIZE, {"new_size": frontier.size})
-        self._last_frontier = (frontier.size, frontier.hashes)
+        self._last_append = (size, frontier.size, frontier.hashes)
         return logged
 
     def _frontier(self, session: Session, size: int) -> merkle.Frontier:
         """The frontier of the stored log of ``size`` leaves (the caller holds the append lock).
 
-        The one this process computed last is reused when the stored hash of its rightmost subtree matches:
-        that subtree holds the log's last leaf, so a log that differs anywhere after the remembered one's
-        committed prefix (a rolled-back append, another process's appends) differs there too. One indexed
-        read instead of up to 64."""
+        The frontier after this process's last append is reused when the store holds the same hashes for the
+        subtrees that append touched (those reaching past the size it started from). Its first leaves were read
+        under the same lock from the committed log, which never changes, so only an append that rolled back
+        (and another process's appends of the same number of events since) can make it differ, and then it
+        differs in a touched subtree. For one event, one indexed read instead of up to 64."""
         if size == 0:
             return merkle.Frontier.empty()
         keys = merkle.frontier_keys(size)
-        remembered = self._last_frontier
-        if remembered is not None and remembered[0] == size:
-            level, idx = keys[-1]
-            if _stored_hash(session, level, idx) == remembered[1][-1]:
-                return merkle.Frontier(size, remembered[1])
-        hashes = fetch_subtrees(session, keys)
-        return merkle.Frontier(size, [hashes[key] for key in keys])
+        last = self._last_append
+        if last is not None and last[1] == size:
+            start, _, hashes = last
+            touched = [n for n, (level, idx) in enumerate(keys) if (idx + 1) << level > start]
+            stored = fetch_subtrees(session, [keys[n] for n in touched])
+            if all(stored[keys[n]] == hashes[n] for n in touched):
+                return merkle.Frontier(size, hashes)
+        found = fetch_subtrees(session, keys)
+        return merkle.Frontier(size, [found[key] for key in keys])
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -410,15 +409,6 @@ def _check_body(seq: int, body: str, origin: str, item_id: str, kind: str, previ
     expected = previous.hex() if previous is not None else None
     if document.get("previous") != expected:
         raise CustodyLogBroken(f"event {seq}", "does not chain to the item's previous event")
-
-
-def _stored_hash(session: Session, level: int, idx: int) -> bytes | None:
-    connection = session.connection()
-    if level == 0:
-        digest = connection.execute(_LEAF_HASH, {"seq": idx}).scalar_one_or_none()
-    else:
-        digest = connection.execute(_SUBTREE_HASH, {"level": level, "idx": idx}).scalar_one_or_none()
-    return bytes(digest) if digest is not None else None
 
 
 @functools.lru_cache(maxsize=KEY_QUERY_BATCH)
