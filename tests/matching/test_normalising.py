@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import pytest
 
@@ -125,3 +126,15 @@ def test_a_large_lookup_through_the_service_with_workers(node: Node, scam: Scam)
     assert results[-2].canonical == NUMBER and results[-2].hits.found
     assert results[-1].error and results[-1].canonical is None
     assert results[0].canonical == "+84910000000" and results[0].type == "phone-number"
+
+
+def test_a_failed_warm_up_means_inline_then_a_new_start(pool: NormalisingPool) -> None:
+    failed: Future[None] = Future()
+    failed.set_exception(RuntimeError("the worker could not import"))
+    with pool._lock:
+        pool._pool, pool._warm = ProcessPoolExecutor(1), failed  # as if started, and its warm-up failed
+    pairs = mixed_pairs(PARALLEL_FROM)
+    assert [outcome(i) for i in pool.canonical_all(pairs, "VN")] == [outcome(canonical(r, k, "VN")) for r, k in pairs]
+    assert pool._pool is None  # dropped: the next large lookup starts a new one
+    pool.canonical_all(pairs, "VN")
+    assert pool.ready(READY_SECONDS)

@@ -135,9 +135,10 @@ class NormalisingPool:
         if pool is None:
             self.start()
             return None
-        if warm is None or not warm.done() or warm.exception() is not None:
-            if warm is not None and warm.done():
-                self._drop(pool)  # the warm-up failed: the next large lookup starts a new pool
+        if warm is None or not warm.done():
+            return None
+        if warm.cancelled() or warm.exception() is not None:  # the warm-up failed: the next lookup starts anew
+            self._drop(pool)
             return None
         return pool
 
