@@ -95,8 +95,8 @@ def sqlite_begin_mode() -> str:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    # The pysqlite transaction fix from SQLAlchemy's SQLite dialect docs: let SQLAlchemy emit BEGIN itself,
-    # so that a write transaction takes the write lock at BEGIN IMMEDIATE instead of failing half-way.
+    # The pysqlite transaction fix from SQLAlchemy's SQLite dialect docs, first half: pysqlite must not emit BEGIN
+    # itself (isolation_level None); do_begin below emits it, IMMEDIATE for a write.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -111,9 +111,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
-    # The pysqlite transaction fix of SQLAlchemy's SQLite dialect docs ("begin" event emitting BEGIN), done in the
-    # dialect's do_begin instead: a connection event of any kind makes every statement of the engine go through
-    # SQLAlchemy's event dispatch, which cost a transaction of three SELECTs 144 instead of 106 µs.
+    # Second half: the docs emit BEGIN from a "begin" event; it is done in the dialect's do_begin instead, because
+    # a connection event of any kind makes every statement of the engine go through SQLAlchemy's event dispatch,
+    # which cost a transaction of three SELECTs 144 instead of 106 µs.
     def do_begin(dbapi_connection: Any) -> None:
         dbapi_connection.execute(f"BEGIN {_SQLITE_BEGIN.get()}")
 
