@@ -164,4 +164,23 @@ def test_a_sqlite_write_transaction_holds_the_write_lock_from_its_start_and_a_re
         with node.db.reading() as session:
             assert session.execute(text("SELECT 1")).scalar_one() == 1
     assert other_can_write()
+    with node.db.writing_connection():  # the Core connection of the audit log's group commit: the same
+        assert not other_can_write()
+        with node.db.reading() as session:
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+    assert other_can_write()
     other.close()
+
+
+def test_a_core_write_transaction_commits_on_success_and_leaves_nothing_on_error(node: Node) -> None:
+    def epoch() -> int:
+        with node.db.reading() as session:
+            return int(session.execute(text("SELECT value FROM identity_epoch")).scalar_one())
+
+    before = epoch()
+    with node.db.writing_connection() as connection:
+        connection.execute(text("UPDATE identity_epoch SET value = value + 1"))
+    with pytest.raises(RuntimeError), node.db.writing_connection() as connection:
+        connection.execute(text("UPDATE identity_epoch SET value = value + 100"))
+        raise RuntimeError("half-way")
+    assert epoch() == before + 1

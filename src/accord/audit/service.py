@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from accord.audit.batching import GroupCommit
+from accord.audit.batching import GroupCommit, Pending
 from accord.audit.chain import HASHED_FIELDS, entry_body, entry_hash
 from accord.audit.errors import AuditChainBroken
 from accord.audit.models import GENESIS_HASH, AuditEntry, AuditHead
@@ -122,11 +122,38 @@ def _record(row: AuditEntry) -> AuditRecord:
     return AuditRecord(**{**fields, "details": json.loads(row.details)}, entry_hash=row.entry_hash)
 
 
+def _entry(
+    actor: AuditActor,
+    action: str,
+    object_type: str | None,
+    object_id: str | None,
+    disclosure: Disclosure | None,
+    outcome: Outcome,
+    details: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """An entry's columns but its sequence number, time and hashes, which the append adds (in the caller's
+    thread, so that a group commit's writer has less to do while it holds the write lock). Raises TypeError or
+    ValueError when ``details`` is not JSON."""
+    disclosure = disclosure or Disclosure()
+    return {
+        "actor_id": actor.id,
+        "actor": actor.name,
+        "party_id": actor.party_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "purpose": disclosure.purpose,
+        "legal_basis": disclosure.legal_basis,
+        "outcome": str(outcome),
+        "details": canonical_bytes(dict(details or {})).decode(),
+    }
+
+
 class AuditLog:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._group = GroupCommit(db.writing, self.append)
+        self._group = GroupCommit(db.writing_connection, self._write_entries)
 
     def append(
         self,
@@ -144,41 +171,65 @@ class AuditLog:
 
         Returns the entry's sequence number.
         """
+        entry = _entry(actor, action, object_type, object_id, disclosure, outcome, details)
         # Pending ORM changes go first, so a failing write fails before its entry is made.
         session.flush()
-        connection = session.connection()
+        [seq] = self._write_entries(session.connection(), [entry])
+        return seq
+
+    def _write_entries(self, connection: Connection, entries: list[dict[str, Any]]) -> list[int]:
+        """Chain ``entries`` (from ``_entry``) onto the head, in order, in ``connection``'s transaction."""
         # Locking the head row serialises appends on PostgreSQL; on SQLite the writing transaction already
         # holds the database's write lock (BEGIN IMMEDIATE). Core statements, not ORM units of work: an append
         # comes with nearly every API call, and the ORM's bookkeeping cost more than the three statements.
-        head_seq, head_hash = connection.execute(_HEAD_FOR_UPDATE).one()
-        disclosure = disclosure or Disclosure()
-        fields: dict[str, Any] = {
-            "seq": head_seq + 1,
-            "at": self._clock.now(),
-            "actor_id": actor.id,
-            "actor": actor.name,
-            "party_id": actor.party_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "purpose": disclosure.purpose,
-            "legal_basis": disclosure.legal_basis,
-            "outcome": str(outcome),
-            "details": canonical_bytes(dict(details or {})).decode(),
-            "prev_hash": head_hash,
-        }
-        digest = entry_hash(entry_body(**fields))
-        connection.execute(_INSERT_ENTRY, {**fields, "entry_hash": digest})
-        connection.execute(_MOVE_HEAD, {"new_seq": fields["seq"], "new_hash": digest})
-        return int(fields["seq"])
+        seq, head_hash = connection.execute(_HEAD_FOR_UPDATE).one()
+        rows = []
+        for entry in entries:
+            seq += 1
+            row = {**entry, "seq": seq, "at": self._clock.now(), "prev_hash": head_hash}
+            head_hash = row["entry_hash"] = entry_hash(entry_body(**row))
+            rows.append(row)
+        connection.execute(_INSERT_ENTRY, rows)
+        connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": head_hash})
+        return [row["seq"] for row in rows]
 
-    def record(self, actor: AuditActor, action: str, **kwargs: Any) -> int:
+    def record(
+        self,
+        actor: AuditActor,
+        action: str,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        disclosure: Disclosure | None = None,
+        outcome: Outcome = Outcome.OK,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
         """Append one entry in a transaction of its own (for events with no other write, such as a denial).
 
         Returns once the entry is committed. Entries recorded at the same moment by several threads share one
         transaction (batching.GroupCommit).
         """
-        return self._group.submit(actor, action, **kwargs)
+        entry = _entry(actor, action, object_type, object_id, disclosure, outcome, details)
+        return self._group.submit(entry)
+
+    def record_later(
+        self,
+        actor: AuditActor,
+        action: str,
+        *,
+        on_committed: Callable[[], None] | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        disclosure: Disclosure | None = None,
+        outcome: Outcome = Outcome.OK,
+        details: Mapping[str, Any] | None = None,
+    ) -> Pending:
+        """``record`` without waiting: the entry is queued and its ``Pending`` returned at once. Whatever the
+        entry stands for must not leave the node before ``Pending.outcome()`` returned (it raises if the entry
+        could not be written). ``on_committed`` is called in the writer's thread once the outcome is known, for an
+        event loop that waits without a thread of its own (``batching.LoopWaiter``)."""
+        entry = _entry(actor, action, object_type, object_id, disclosure, outcome, details)
+        return self._group.submit_later(entry, on_committed)
 
     def close(self) -> None:
         """Commit the entries waiting in ``record`` and stop its writer thread."""

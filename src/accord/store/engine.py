@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -257,6 +257,20 @@ class Database:
                     finally:
                         _SQLITE_BEGIN.reset(mode)
                 yield session
+
+    @contextmanager
+    def writing_connection(self) -> Iterator[Connection]:
+        """``writing()`` on a Core connection, without a Session: for writers of Core statements only, such as
+        the audit log's group commit, to whom a Session's setup and teardown cost more than their statements."""
+        with self._writers.turn() if self._writers is not None else nullcontext(), self.engine.connect() as connection:
+            mode = _SQLITE_BEGIN.set("IMMEDIATE") if self.dialect == "sqlite" else None
+            try:
+                transaction = connection.begin()  # BEGIN IMMEDIATE on SQLite, sent now
+            finally:
+                if mode is not None:
+                    _SQLITE_BEGIN.reset(mode)
+            with transaction:
+                yield connection
 
     def dispose(self) -> None:
         self._stop_checkpoints.set()
