@@ -249,3 +249,22 @@ def test_control_characters_never_reach_the_database(node: Node, operator, world
         node.identity.revoke_token(admin, f"token--{bad}")
     with pytest.raises(AuthenticationFailed):
         node.login.login(f"admin{bad}", "whatever whatever", "192.0.2.1")
+
+
+def test_checking_a_token_writes_nothing_and_says_when_its_use_is_due(
+    node: Node, world: World, clock: FrozenClock
+) -> None:
+    def last_used() -> object:
+        with node.db.reading() as session:
+            return session.scalar(select(ApiToken.last_used_at).join(User).where(User.username == "analyst"))
+
+    use = node.identity.check_token(world.tokens["analyst"])
+    assert use.actor.username == "analyst" and use.record_due and last_used() is None
+    node.identity.record_token_use(use)
+    assert last_used() == clock.now()
+    assert not node.identity.check_token(world.tokens["analyst"]).record_due  # within LAST_USED_PRECISION
+    clock.advance(timedelta(minutes=1))
+    later = node.identity.check_token(world.tokens["analyst"])
+    assert later.record_due and last_used() != clock.now()
+    node.identity.authenticate_token(world.tokens["analyst"])  # checks and writes
+    assert last_used() == clock.now()

@@ -95,6 +95,19 @@ class _TokenCheck:
         )
 
 
+@dataclass(frozen=True)
+class TokenUse:
+    """A checked token: the actor it stands for, and (``record_due``) whether its last use is due to be written."""
+
+    actor: Actor
+    at: datetime
+    _due: _TokenCheck | None  # the cached check to update once the use is written
+
+    @property
+    def record_due(self) -> bool:
+        return self._due is not None
+
+
 TOKENS_CACHED = 4096  # tokens whose checks a process keeps (per identity epoch)
 PARTIES_CACHED = 4096
 
@@ -489,6 +502,14 @@ class IdentityService:
         ``session``, it reads in that transaction (a route's own read, so the check costs no transaction of
         its own); otherwise in one of its own.
         """
+        use = self.check_token(plaintext, session)
+        self.record_token_use(use)
+        return use.actor
+
+    def check_token(self, plaintext: str, session: Session | None = None) -> TokenUse:
+        """``authenticate_token`` without its one write: the actor, and whether the token's last use is due to
+        be written (``record_token_use``). For a caller that must not wait for the write lock where it is (an
+        event loop). Raises AuthenticationFailed as ``authenticate_token`` does."""
         parsed = credentials.parse_token(plaintext[:200])
         if parsed is None:
             raise AuthenticationFailed("malformed token")
@@ -509,13 +530,20 @@ class IdentityService:
             raise AuthenticationFailed("expired token")
         if not check.active:
             raise AuthenticationFailed("inactive user")
-        if check.last_used_at is None or now - check.last_used_at >= LAST_USED_PRECISION:
-            with self._db.writing() as session:
-                row = session.get(ApiToken, check.actor.token_id)
-                if row is not None:
-                    row.last_used_at = now
-            check.last_used_at = now
-        return check.actor
+        due = check.last_used_at is None or now - check.last_used_at >= LAST_USED_PRECISION
+        return TokenUse(check.actor, now, check if due else None)
+
+    def record_token_use(self, use: TokenUse) -> None:
+        """Write when the token was last used, if ``use.record_due``: at most once a minute per token and
+        process (``LAST_USED_PRECISION``), so that API reads do not each become a write."""
+        check = use._due
+        if check is None:
+            return
+        with self._db.writing() as writing:
+            row = writing.get(ApiToken, check.actor.token_id)
+            if row is not None:
+                row.last_used_at = use.at
+        check.last_used_at = use.at
 
     def _token_view(self, row: ApiToken) -> TokenView:
         now = self._clock.now()
