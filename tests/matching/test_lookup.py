@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 
-from accord.audit.models import AuditEntry
+from accord.audit.models import AuditEntry, AuditHead
 from accord.audit.service import Disclosure
 from accord.clock import FrozenClock
 from accord.config import InvalidSetting, Settings
 from accord.errors import InvalidInput
 from accord.identity.actor import Actor
 from accord.identity.errors import PermissionDenied
+from accord.identity.models import ApiToken
 from accord.intel.markings import Audience
 from accord.matching.correlation import CHUNK, correlate
 from accord.matching.errors import TooManyValues
-from accord.matching.routes import LOOKUP_MAX_BODY
+from accord.matching.routes import INLINE_MAX_BODY, LOOKUP_MAX_BODY
 from accord.matching.service import MAX_LOOKUP_VALUES
 from accord.node import Node, open_node
 from accord.web.app import create_app
@@ -379,3 +381,67 @@ def test_an_api_lookup_reads_in_one_transaction_with_its_token_check(client, wor
     headers = {"Authorization": "Bearer not-a-token", "Accord-Purpose": "x", "Content-Type": "application/json"}
     refused = client.post(LOOKUP, content=json.dumps(body), headers=headers)
     assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+
+
+def _reading_threads(client: Any, world: World, body: dict[str, Any]) -> set[str]:
+    """The threads in which one lookup request read the observable index."""
+    engine = client.app.state.node.db.engine
+    threads: set[str] = set()
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "FROM observables" in statement:
+            threads.add(threading.current_thread().name)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        answer = _post(client, world, "analyst", body)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.json()["results"][0]["canonical"] == NUMBER
+    return threads
+
+
+def test_a_small_lookup_on_sqlite_reads_in_the_event_loop_and_others_in_a_worker_thread(
+    client, node: Node, world: World, scam: Scam
+) -> None:
+    small = {"values": [NUMBER]}
+    large = {"values": [NUMBER, *(f"+8491{i:07d}" for i in range(80))]}  # over INLINE_MAX_BODY
+    assert len(json.dumps(small)) <= INLINE_MAX_BODY < len(json.dumps(large))
+    worker = "AnyIO worker thread"
+    if node.db.dialect == "sqlite":
+        assert worker not in _reading_threads(client, world, small)
+    else:  # PostgreSQL's reads wait on the network: always in a worker thread
+        assert _reading_threads(client, world, small) == {worker}
+    assert _reading_threads(client, world, large) == {worker}
+
+
+@pytest.mark.parametrize("values", [[NUMBER], [NUMBER, *(f"+8491{i:07d}" for i in range(80))]])
+def test_no_answer_leaves_when_the_lookups_audit_entry_cannot_be_written(
+    settings: Settings, clock: FrozenClock, node: Node, world: World, scam: Scam, values: list[str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings, clock=clock), raise_server_exceptions=False) as client:
+        assert _post(client, world, "analyst", {"values": values}).status_code == 200
+        with node.db.writing() as session:  # the log's head is gone: the next entry cannot be chained
+            session.execute(delete(AuditHead))
+        answer = _post(client, world, "analyst", {"values": values})
+    assert answer.status_code == 500
+    assert NUMBER not in answer.text and "canonical" not in answer.text
+
+
+@pytest.mark.parametrize("values", [[NUMBER], [NUMBER, *(f"+8491{i:07d}" for i in range(80))]])
+def test_an_api_lookup_records_its_tokens_first_use(
+    client, node: Node, world: World, operator: Actor, scam: Scam, values: list[str]
+) -> None:
+    view, token = node.identity.create_token(operator, "analyst", "new script", ["read"])
+
+    def last_used() -> Any:
+        with node.db.reading() as session:
+            return session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == view.id))
+
+    assert last_used() is None
+    headers = {"Authorization": f"Bearer {token}", "Accord-Purpose": "fraud investigation"}
+    assert client.post(LOOKUP, json={"values": values}, headers=headers).status_code == 200
+    assert last_used() == START

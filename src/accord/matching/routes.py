@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
@@ -11,10 +12,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from accord.audit.batching import LoopWaiter
 from accord.errors import InvalidInput
+from accord.identity.service import TokenUse
 from accord.intel.models import MAX_VALUE_LENGTH
 from accord.matching.models import MAX_NOTE_LENGTH
-from accord.matching.service import KINDS, MAX_LOOKUP_VALUES, documents
+from accord.matching.service import KINDS, MAX_LOOKUP_VALUES, PreparedLookup, documents
+from accord.node import Node
 from accord.web.auth import ApiActor, OptionalDisclosureHeaders, bearer_token, disclosure_from_headers, node_of
 
 router = APIRouter(tags=["matching"])
@@ -23,6 +27,11 @@ LOOKUP_PATH = "/api/v1/lookup"
 # type each) are about 10 MB; 16 MiB leaves room without letting one request hold much more memory than that.
 LOOKUP_MAX_BODY = 16 * 1024 * 1024
 FIELDS = frozenset({"values", "types"})
+# Up to this many bytes of body (a few values), a lookup on SQLite runs in the event loop's own thread: its reads
+# are page reads in this process, shorter than handing the call to a worker thread and back, and the thread
+# hops were a third of a server's CPU per single-value lookup (docs/benchmarks.md). Larger calls, and every call
+# on PostgreSQL (whose reads wait on the network, when the loop could be serving), go to a worker thread.
+INLINE_MAX_BODY = 1024
 
 REQUEST_SCHEMA = {
     "type": "object",
@@ -80,25 +89,42 @@ def parse_lookup_body(body: bytes) -> tuple[list[str], list[str | None] | None]:
 async def lookup(request: Request) -> JSONResponse:
     body = await request.body()  # bounded by BodyLimit (LOOKUP_MAX_BODY)
     node = node_of(request)
+    if len(body) <= INLINE_MAX_BODY and node.db.dialect == "sqlite":
+        # No worker thread: the reads run here and the loop serves other requests while the audit entry commits.
+        waiter = LoopWaiter()
+        prepared, use = _prepare(request, node, body, waiter.notify)
+        if use.record_due:  # once a minute per token: a write, which may wait for the lock, so not in the loop
+            await run_in_threadpool(node.identity.record_token_use, use)
+        await waiter.wait()
+        return JSONResponse({"results": documents(prepared.recorded())})
 
     def answer() -> JSONResponse:
-        # One worker-thread hop for the whole call (each hop costs as much as a small query): the token check,
-        # then the same checks in the same order as a route with ApiActor and DisclosureHeaders would make.
-        # The token's use is not audited apart: the lookup's own audit entry names the token.
-        token = bearer_token(request)
-        # The token is checked in the lookup's own read snapshot: one read transaction per call, not two.
-        with node.db.snapshot() as snapshot:
-            actor = node.identity.authenticate_token(token, snapshot)
-            disclosure = disclosure_from_headers(request)
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media != "application/json":
-                raise HTTPException(415, detail="send application/json")
-            values, types = parse_lookup_body(body)
-            results = node.matching.lookup(actor, values, types, disclosure, snapshot)
-        # Rendering 100,000 results must not stall the event loop either, so it happens here too.
-        return JSONResponse({"results": documents(results)})
+        # One worker-thread hop for the whole call (each hop costs as much as a small query). Rendering 100,000
+        # results must not stall the event loop either, so it happens here too.
+        prepared, use = _prepare(request, node, body, None)
+        node.identity.record_token_use(use)
+        return JSONResponse({"results": documents(prepared.recorded())})
 
     return await run_in_threadpool(answer)
+
+
+def _prepare(
+    request: Request, node: Node, body: bytes, on_recorded: Callable[[], None] | None
+) -> tuple[PreparedLookup, TokenUse]:
+    """The token check, then the same checks in the same order as a route with ApiActor and DisclosureHeaders
+    would make, then the lookup up to its queued audit entry. The token's use is not audited apart: the lookup's
+    own entry names the token. Token and index are read in one snapshot, closed before the audit entry is
+    waited for."""
+    token = bearer_token(request)
+    with node.db.snapshot() as snapshot:
+        use = node.identity.check_token(token, snapshot)
+        disclosure = disclosure_from_headers(request)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise HTTPException(415, detail="send application/json")
+        values, types = parse_lookup_body(body)
+        prepared = node.matching.prepare_lookup(use.actor, values, types, disclosure, snapshot, on_recorded=on_recorded)
+    return prepared, use
 
 
 class FeedbackBody(BaseModel):

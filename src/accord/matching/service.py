@@ -11,7 +11,7 @@ log must not become a second copy of what was searched for (data minimisation, U
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from accord.audit.batching import Pending
 from accord.audit.service import AuditLog, Disclosure
 from accord.clock import Clock
 from accord.errors import InvalidInput
@@ -258,6 +259,19 @@ class _Answers:
         return found
 
 
+@dataclass(frozen=True)
+class PreparedLookup:
+    """A lookup's answers, held back until the call's audit entry is committed."""
+
+    _results: list[LookupResult]
+    audit_entry: Pending
+
+    def recorded(self) -> list[LookupResult]:
+        """The answers, once the audit entry is committed (blocks until then). Raises what writing it raised."""
+        self.audit_entry.outcome()
+        return self._results
+
+
 class MatchingService:
     def __init__(
         self,
@@ -308,12 +322,27 @@ class MatchingService:
         TooManyValues. The index is read in ``snapshot`` when given (a ``Database.snapshot`` the caller already
         read in, such as the API route's token check), else in a snapshot of its own.
         """
+        return self.prepare_lookup(actor, values, types, disclosure, snapshot).recorded()
+
+    def prepare_lookup(
+        self,
+        actor: Actor,
+        values: Sequence[str],
+        types: Sequence[str | None] | None,
+        disclosure: Disclosure,
+        snapshot: Session | None = None,
+        *,
+        on_recorded: Callable[[], None] | None = None,
+    ) -> PreparedLookup:
+        """``lookup``, up to its audit entry: that entry is queued, not waited for, and the answers are held in
+        the returned ``PreparedLookup`` until ``recorded()``. For a caller that waits for the entry in an event
+        loop (``on_recorded``, see ``AuditLog.record_later``) or after closing its read snapshot."""
         self._identity.authorize(actor, Permission.READ_INTEL)
         if not (disclosure.purpose or "").strip():
             raise InvalidInput("purpose", "say why these values are looked up (it is recorded in the audit log)")
         check_lookup_input(values, types)
         with collector_paused():  # see ``collector``: the call's objects are not cycles
-            return self._lookup(actor, values, types, disclosure, snapshot)
+            return self._lookup(actor, values, types, disclosure, snapshot, on_recorded)
 
     def _lookup(
         self,
@@ -322,7 +351,8 @@ class MatchingService:
         types: Sequence[str | None] | None,
         disclosure: Disclosure,
         snapshot: Session | None,
-    ) -> list[LookupResult]:
+        on_recorded: Callable[[], None] | None,
+    ) -> PreparedLookup:
         region = actor.country or self._policy.node_country
         # Work is done once per distinct value: each distinct (value, type) is normalised once, each distinct
         # canonical value answered once, and inputs that repeat one get the same (immutable) result object.
@@ -367,10 +397,12 @@ class MatchingService:
                 with_restricted += repeats[pair]
             built[pair] = result
         results = [built[pair] for pair in given]
-        # Recorded before the answer leaves the service: if the entry cannot be written, nothing is disclosed.
-        self._audit.record(
+        # Recorded before the answer leaves the service (PreparedLookup.recorded): if the entry cannot be
+        # written, nothing is disclosed.
+        entry = self._audit.record_later(
             actor.audit_ref(),
             "matching.lookup",
+            on_committed=on_recorded,
             object_type="lookup",
             disclosure=disclosure,
             details={
@@ -381,7 +413,7 @@ class MatchingService:
                 **({"token": actor.token_id} if actor.token_id else {}),  # the API route records no token.use
             },
         )
-        return results
+        return PreparedLookup(results, entry)
 
     def record_feedback(
         self,
