@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
@@ -80,7 +81,7 @@ def test_a_failing_disk_write_is_reported_and_leaves_nothing(tmp_path: Path, mon
     assert _leftovers(tmp_path) == []
 
 
-# put_file: the kernel copies a local file range by range and the store hashes the copy (evidence/filecopy.py).
+# put_file: a local file is read, hashed and written with direct I/O range by range (evidence/filecopy.py).
 BIG = os.urandom(2 * RANGE + 4099)  # two whole ranges and a short last one
 
 
@@ -110,28 +111,71 @@ def test_put_file_of_an_empty_file(tmp_path: Path) -> None:
     assert blob.sha256 == hashlib.sha256(b"").hexdigest() and blob.size == 0
 
 
-@pytest.mark.parametrize("failing_call", [1, 2])
-def test_put_file_falls_back_to_sendfile_across_file_systems(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
+def test_put_file_writes_plain_where_direct_io_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some file systems refuse O_DIRECT (EINVAL when it is switched on, or on the first write): the copy goes on
+    with ordinary writes."""
+    real_fcntl = fcntl.fcntl
+    switched: list[bool] = []
+
+    def refusing(fd: int, command: int, arg: int = 0) -> int:
+        if command == fcntl.F_SETFL and arg & os.O_DIRECT:
+            switched.append(True)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_fcntl(fd, command, arg)
+
+    monkeypatch.setattr(fcntl, "fcntl", refusing)
+    store = LocalBlobStore(tmp_path / "store")
+    with _source(tmp_path).open("rb") as source:
+        blob = store.put_file(source, max_bytes=len(BIG))
+    assert switched and store.local_path(blob.sha256).read_bytes() == BIG
+    assert blob.sha256 == hashlib.sha256(BIG).hexdigest()
+
+
+def test_put_file_writes_plain_after_a_direct_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_pwritev = os.pwritev
+    refused: list[int] = []
+
+    def refusing_direct(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwritev(fd, buffers, offset)
+
+    _skip_without_direct_io(tmp_path)
+    monkeypatch.setattr(os, "pwritev", refusing_direct)
+    store = LocalBlobStore(tmp_path / "store")
+    with _source(tmp_path).open("rb") as source:
+        blob = store.put_file(source, max_bytes=len(BIG))
+    assert store.local_path(blob.sha256).read_bytes() == BIG and blob.sha256 == hashlib.sha256(BIG).hexdigest()
+    assert refused == [0]  # once: the rest is written plain
+
+
+def test_put_file_writes_whole_ranges_with_direct_io_and_the_short_last_one_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """copy_file_range refuses some pairs of file systems (EXDEV); the copy goes on with sendfile from where it
-    stopped, also when that happens after the first range."""
-    real = os.copy_file_range
-    calls = 0
+    _skip_without_direct_io(tmp_path)
+    real_pwritev = os.pwritev
+    writes: list[tuple[int, int, bool]] = []
 
-    def refusing(source: int, target: int, count: int, offset_src: int, offset_dst: int) -> int:
-        nonlocal calls
-        calls += 1
-        if calls >= failing_call:
-            raise OSError(errno.EXDEV, "Invalid cross-device link")
-        return real(source, target, count, offset_src, offset_dst)
+    def noting(fd: int, buffers: list[memoryview], offset: int) -> int:
+        writes.append((offset, sum(len(b) for b in buffers), bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)))
+        return real_pwritev(fd, buffers, offset)
 
-    monkeypatch.setattr(os, "copy_file_range", refusing)
+    monkeypatch.setattr(os, "pwritev", noting)
     store = LocalBlobStore(tmp_path / "store")
     with _source(tmp_path).open("rb") as source:
         blob = store.put_file(source, max_bytes=len(BIG))
     assert store.local_path(blob.sha256).read_bytes() == BIG
-    assert blob.sha256 == hashlib.sha256(BIG).hexdigest()
+    assert writes == [(0, RANGE, True), (RANGE, RANGE, True), (2 * RANGE, 4099, False)]
+
+
+def _skip_without_direct_io(folder: Path) -> None:
+    try:
+        os.close(os.open(folder / "direct-probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600))
+    except OSError:
+        pytest.skip("this file system refuses O_DIRECT")
+    finally:
+        (folder / "direct-probe").unlink(missing_ok=True)
 
 
 def test_put_file_limits_mismatches_and_read_errors_leave_nothing(
@@ -151,10 +195,14 @@ def test_put_file_limits_mismatches_and_read_errors_leave_nothing(
     def failing_disk(*_args: object) -> int:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(os, "copy_file_range", failing_disk)
-    with path.open("rb") as source, pytest.raises(OSError, match="Input/output"):
-        store.put_file(source, max_bytes=len(BIG))
+    for call in ("preadv", "pwritev"):  # reading the source, writing the store
+        with monkeypatch.context() as patched:
+            patched.setattr(os, call, failing_disk)
+            with path.open("rb") as source, pytest.raises(OSError, match="Input/output"):
+                store.put_file(source, max_bytes=len(BIG))
     assert _leftovers(tmp_path / "store") == []
+    with path.open("rb") as source:  # and the store works on
+        assert store.put_file(source, max_bytes=len(BIG)).sha256 == hashlib.sha256(BIG).hexdigest()
 
 
 def test_put_file_of_a_pipe_streams_it(tmp_path: Path) -> None:

@@ -1,21 +1,22 @@
-"""Copy a regular file into the blob store with the kernel, and hash the copy as it lands.
+"""Copy a regular file into the blob store and hash it on the way, each byte touched once by the CPU.
 
-Streaming a local file through Python (``read`` into a buffer, hash it, ``write`` it out) copies every byte
-twice in user space. On a two-core machine the reading and writing thread then takes longer than the
-hashing one, and ingest ran at about half of ``openssl speed sha256`` even with the store on tmpfs
-(docs/benchmarks.md). Here one thread asks the kernel to copy the file range by range
-(``copy_file_range``, or ``sendfile`` across file systems), and the caller's thread hashes each range of the
-*destination* through ``mmap`` as soon as it is written: no byte passes through a Python buffer, and the
-digest is of the bytes the store holds, not of a source that someone could change in between.
+Three stages run at once over a few private buffers: a reader thread fills a buffer from the source
+(``preadv``), the caller's thread hashes it, and a writer thread writes that same buffer to the store with
+direct I/O (``O_DIRECT``: the disk reads the buffer itself, no copy into the page cache and no writeback
+later). The digest is therefore of exactly the bytes written, whatever happens to the source meanwhile.
 
-Each hashed range is handed to the kernel's writeback at once (``POSIX_FADV_DONTNEED`` starts writing dirty
-pages and drops the ones already clean), so the disk works while later ranges are hashed and the final
-``fsync`` has little left to wait for; a large item also does not fill the page cache.
+Why not the kernel's copy (``copy_file_range``) with the copy hashed through ``mmap``, as before: every byte
+then crossed memory three times (the kernel's copy, the hash's read, the writeback), and both threads streaming
+through the page cache slowed the hash to 85-90 % of ``openssl speed sha256`` while the copy ran; on a disk
+whose buffered writeback was slow, the copy and its ``fsync`` alone fell to 26-45 % of OpenSSL where direct
+writes kept up with the hash (docs/benchmarks.md). File systems that refuse direct I/O (tmpfs on older
+kernels, some network file systems) get ordinary writes, each range handed to writeback at once.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import mmap
 import os
@@ -25,11 +26,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# A multiple of mmap.ALLOCATIONGRANULARITY, so that every range but the last starts on a mappable offset.
-RANGE = 8 * 1024 * 1024
-_DEPTH = 8  # ranges copied ahead of the hash: page cache, not Python memory
-# copy_file_range refuses these between some pairs of file systems (tmpfs to ext4, older kernels).
-_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
+# Bytes per buffer, and so per progress report: a multiple of every logical block size direct I/O can ask for.
+RANGE = 4 * 1024 * 1024
+_BUFFERS = 4  # one being read, one hashed, one written, one spare: 16 MiB of memory per copy
+_BLOCK = 4096  # direct I/O writes whole blocks at block offsets; only the last, short range is written plain
+_POLL_SECONDS = 0.1  # how often a waiting stage checks whether another one failed
 
 
 class CopyLimitExceeded(Exception):
@@ -40,88 +41,156 @@ class CopyLimitExceeded(Exception):
 class CopiedFile:
     sha256: str
     size: int
-    hashing_seconds: float  # time the caller's thread spent hashing, without waiting for the copy (benchmarks)
+    hashing_seconds: float  # time the caller's thread spent hashing, without waiting for the others (benchmarks)
 
 
-def _copy_range(source: int, target: int, offset: int, count: int, use_sendfile: bool) -> tuple[int, bool]:
-    """Copy up to ``count`` bytes at ``offset``; return the bytes copied (0 at the end) and whether the
-    caller must use sendfile from now on."""
-    if not use_sendfile:
-        try:
-            return os.copy_file_range(source, target, count, offset, offset), False
-        except OSError as exc:
-            if exc.errno not in _NO_COPY_RANGE:
-                raise
-    os.lseek(target, offset, os.SEEK_SET)  # sendfile writes at the target's position
-    return os.sendfile(target, source, offset, count), True
+class _Stage(threading.Thread):
+    """A thread running ``work``; what it raised is kept for the caller, and every stage is told to stop."""
 
-
-class _Copier(threading.Thread):
-    """Copies ``source`` to ``target`` in whole ranges and queues each ``(offset, length)`` once copied."""
-
-    def __init__(self, source: int, target: int, limit: int) -> None:
-        super().__init__(name="blob-copier", daemon=True)
-        self._source, self._target, self._limit = source, target, limit
-        self.ranges: queue.Queue[tuple[int, int] | None] = queue.Queue(maxsize=_DEPTH)
+    def __init__(self, name: str, work: Callable[[], None], stop: threading.Event, done: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work, self._halt, self._done = work, stop, done
         self.error: BaseException | None = None
-        self.stopped = threading.Event()
 
     def run(self) -> None:
         try:
-            offset, use_sendfile, at_end = 0, False, False
-            while not at_end and not self.stopped.is_set():
-                filled = 0
-                while filled < RANGE:  # a short copy is topped up, so the next range stays aligned
-                    copied, use_sendfile = _copy_range(
-                        self._source, self._target, offset + filled, RANGE - filled, use_sendfile
-                    )
-                    if copied == 0:
-                        at_end = True
-                        break
-                    filled += copied
-                    if offset + filled > self._limit:
-                        raise CopyLimitExceeded
-                if filled:
-                    self.ranges.put((offset, filled))
-                    offset += filled
-        except BaseException as exc:  # handed to the hashing thread, which re-raises it
+            self._work()
+        except BaseException as exc:  # re-raised by the caller's thread
             self.error = exc
+            self._halt.set()
         finally:
-            self.ranges.put(None)
+            self._done()
 
-    def stop(self) -> None:
-        self.stopped.set()
-        while self.is_alive():  # drain, so a copier blocked on a full queue can finish
+
+def _take(source: queue.Queue[int], stop: threading.Event) -> int | None:
+    """The next free buffer, or None once a stage failed."""
+    while not stop.is_set():
+        try:
+            return source.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            pass
+    return None
+
+
+def _fill(source: int, buffer: mmap.mmap, offset: int) -> int:
+    """Read from ``offset`` until the buffer is full or the file ends; the bytes read."""
+    filled = 0
+    with memoryview(buffer) as whole:
+        while filled < RANGE:
+            with whole[filled:] as rest:
+                count = os.preadv(source, [rest], offset + filled)
+            if count == 0:
+                break
+            filled += count
+    return filled
+
+
+def _set_direct(target: int, on: bool) -> bool:
+    """Switch direct I/O on ``target`` on or off; whether it is on now (False where the file system refuses)."""
+    flags = fcntl.fcntl(target, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(target, fcntl.F_SETFL, flags | os.O_DIRECT if on else flags & ~os.O_DIRECT)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        return False
+    return on
+
+
+def _write_all(target: int, data: memoryview, offset: int) -> None:
+    written = 0
+    while written < len(data):
+        with data[written:] as rest:
+            written += os.pwritev(target, [rest], offset + written)
+
+
+class _Pipeline:
+    """The buffers and queues of one copy; see the module's docstring."""
+
+    def __init__(self, source: int, target: int, limit: int) -> None:
+        self.source, self.target, self.limit = source, target, limit
+        self.buffers = [mmap.mmap(-1, RANGE) for _ in range(_BUFFERS)]
+        self.free: queue.Queue[int] = queue.Queue()
+        for index in range(_BUFFERS):
+            self.free.put(index)
+        self.filled: queue.Queue[tuple[int, int] | None] = queue.Queue()  # (buffer, length), None at the end
+        self.hashed: queue.Queue[tuple[int, int, int] | None] = queue.Queue()  # (buffer, offset, length)
+        self.stop = threading.Event()
+
+    def read(self) -> None:
+        offset = 0
+        while (index := _take(self.free, self.stop)) is not None:
+            length = _fill(self.source, self.buffers[index], offset)
+            if offset + length > self.limit:
+                raise CopyLimitExceeded
+            if length:
+                self.filled.put((index, length))
+                offset += length
+            if length < RANGE:  # the end of the file
+                return
+
+    def write(self) -> None:
+        direct = _set_direct(self.target, True)
+        while True:
             try:
-                self.ranges.get(timeout=0.05)
+                item = self.hashed.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                pass
-        self.join()
+                if self.stop.is_set():
+                    return
+                continue
+            if item is None:
+                return
+            index, offset, length = item
+            with memoryview(self.buffers[index]) as whole, whole[:length] as data:
+                if direct and length % _BLOCK:
+                    direct = _set_direct(self.target, False)
+                try:
+                    _write_all(self.target, data, offset)
+                except OSError as exc:
+                    if not (direct and exc.errno == errno.EINVAL):
+                        raise
+                    direct = _set_direct(self.target, False)  # the device wants other alignment: write plain
+                    _write_all(self.target, data, offset)
+            if not direct:  # start writeback now, so the final fsync has little left to wait for
+                os.posix_fadvise(self.target, offset, length, os.POSIX_FADV_DONTNEED)
+            self.free.put(index)
+
+    def close(self) -> None:
+        for buffer in self.buffers:
+            buffer.close()
 
 
 def copy_and_hash(source: int, target: int, *, limit: int, progress: Callable[[int], None] | None = None) -> CopiedFile:
     """Copy the regular file ``source`` (from its start) to the empty file ``target``, hash what was written,
     and fsync it. Raise CopyLimitExceeded past ``limit`` bytes; the caller removes ``target`` on any error."""
-    copier = _Copier(source, target, limit)
-    copier.start()
+    pipeline = _Pipeline(source, target, limit)
+    reader = _Stage("blob-reader", pipeline.read, pipeline.stop, lambda: pipeline.filled.put(None))
+    writer = _Stage("blob-writer", pipeline.write, pipeline.stop, lambda: None)
     digest = hashlib.sha256()
     size = 0
     hashing = 0.0
+    reader.start()
+    writer.start()
     try:
-        while (copied := copier.ranges.get()) is not None:
-            offset, length = copied
+        while (item := pipeline.filled.get()) is not None:
+            index, length = item
             started = time.perf_counter()
-            with mmap.mmap(target, length, offset=offset, access=mmap.ACCESS_READ) as pages:
-                digest.update(pages)  # releases the GIL: the copier runs meanwhile on the other core
+            with memoryview(pipeline.buffers[index]) as whole, whole[:length] as data:
+                digest.update(data)  # releases the GIL: reading and writing go on meanwhile
             hashing += time.perf_counter() - started
-            os.posix_fadvise(target, offset, length, os.POSIX_FADV_DONTNEED)
+            pipeline.hashed.put((index, size, length))
             size += length
             if progress is not None:
                 progress(length)
-        copier.join()
-        if copier.error is not None:
-            raise copier.error
+        pipeline.hashed.put(None)
+        writer.join()
+        for stage in (reader, writer):
+            if stage.error is not None:
+                raise stage.error
         os.fsync(target)
     finally:
-        copier.stop()
+        pipeline.stop.set()
+        reader.join()
+        writer.join()
+        pipeline.close()
     return CopiedFile(digest.hexdigest(), size, hashing)
