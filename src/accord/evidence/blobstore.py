@@ -200,7 +200,7 @@ class LocalBlobStore:
         expected_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> StoredBlob:
-        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):  # a pipe or a device: no kernel copy
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):  # a pipe or a device: streamed, not read at offsets
             return self.put(
                 _reporting(read_chunks(source), progress),
                 max_bytes=max_bytes,

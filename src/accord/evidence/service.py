@@ -246,8 +246,8 @@ class EvidenceService:
         expected_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> ItemView:
-        """``add_item`` for a file open on this machine, read from its start: the store may copy it with the
-        kernel and hash the copy (``filecopy``), which is faster than streaming it through Python."""
+        """``add_item`` for a file open on this machine, read from its start: the store may read, hash and write
+        it in parallel stages with direct I/O (``filecopy``), which is faster than streaming it through Python."""
         party_id = self._check_new_item(actor, meta, expected_sha256)
         blob = self.blobs.put_file(
             source,
