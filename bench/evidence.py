@@ -3,12 +3,12 @@
 Five figures, each measured on this machine in this run and printed with its goal:
 
 1. Hashing while ingesting: ``EvidenceService.add_file`` (the median of three runs) of one generated file (a
-   64 MiB block of ``os.urandom`` repeated), as ``accord evidence add`` does it, against ``openssl speed sha256`` (the faster of
-   the legacy and the EVP interface); ``add_item`` of the same file streamed in 1 MiB chunks, as an upload over
-   HTTP is; and plain baselines beside them, so the figures say where the time goes: hashlib over memory, read +
-   hash, read + hash + write + fsync in one thread, the kernel's copy + fsync with no hash, direct-I/O writes +
-   fsync of as many bytes with nothing read or hashed (the storage's speed for add_file), and
-   ``filecopy.copy_and_hash`` alone with the rate of its hashing thread.
+   64 MiB block of ``os.urandom`` repeated), as ``accord evidence add`` does it, against ``openssl speed
+   sha256`` (the faster of the legacy and the EVP interface); ``add_item`` of the same file streamed in 1 MiB
+   chunks, as an upload over HTTP is; and plain baselines beside them, so the figures say where the time goes:
+   hashlib over memory, read + hash, read + hash + write + fsync in one thread, the kernel's copy + fsync with
+   no hash, direct-I/O writes + fsync of as many bytes with nothing read or hashed (the storage's speed for
+   add_file), and ``filecopy.copy_and_hash`` alone with the rate of its hashing thread.
 2. Verifying a package of that size: ``EvidencePackages.export`` (timed too), then ``verify_package``, against
    OpenSSL, and against the ``bagit`` library's full validation of the same bag extracted to a folder.
 3. Appending to the custody log: batched (``CustodyLog.append``, 1,000 events per transaction over 1,000
