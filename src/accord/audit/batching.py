@@ -10,8 +10,8 @@ at once: nothing waits for a batch to fill.
 
 The caller prepares its entry (everything but the sequence number, time and hashes) before queueing it, and the
 writer appends a batch with one read of the head, one multi-row insert and one move of the head, on a Core
-connection: on SQLite the write lock is held by one process at a time, and the time a batch holds it bounds how
-many lookups two server processes can answer per second (docs/benchmarks.md).
+connection: on SQLite the write lock is held by one process at a time, and every lookup of every server process
+waits while a batch holds it (docs/benchmarks.md, single-value HTTP lookup).
 """
 
 from __future__ import annotations

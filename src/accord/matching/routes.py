@@ -28,9 +28,10 @@ LOOKUP_PATH = "/api/v1/lookup"
 LOOKUP_MAX_BODY = 16 * 1024 * 1024
 FIELDS = frozenset({"values", "types"})
 # Up to this many bytes of body (a few values), a lookup on SQLite runs in the event loop's own thread: its reads
-# are page reads in this process, shorter than handing the call to a worker thread and back, and the thread
-# hops were a third of a server's CPU per single-value lookup (docs/benchmarks.md). Larger calls, and every call
-# on PostgreSQL (whose reads wait on the network, when the loop could be serving), go to a worker thread.
+# are page reads in this process, which cost less than handing the call to a worker thread and back with the
+# interpreter lock passing between the threads (docs/benchmarks.md, single-value HTTP lookup). Larger calls, and
+# every call on PostgreSQL (whose reads wait on the network, when the loop could be serving), go to a worker
+# thread.
 INLINE_MAX_BODY = 1024
 
 REQUEST_SCHEMA = {
