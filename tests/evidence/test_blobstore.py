@@ -195,11 +195,17 @@ def test_put_file_limits_mismatches_and_read_errors_leave_nothing(
     def failing_disk(*_args: object) -> int:
         raise OSError(errno.EIO, "Input/output error")
 
-    for call in ("preadv", "pwritev"):  # reading the source, writing the store
+    # Reading the source into buffers (preadv: the file is open for writing, so no lease lets the copy map it;
+    # tests/evidence/test_filecopy.py covers read errors in mapped ranges), and writing the store.
+    for call in ("preadv", "pwritev"):
         with monkeypatch.context() as patched:
             patched.setattr(os, call, failing_disk)
-            with path.open("rb") as source, pytest.raises(OSError, match="Input/output"):
-                store.put_file(source, max_bytes=len(BIG))
+            writer = os.open(path, os.O_WRONLY)
+            try:
+                with path.open("rb") as source, pytest.raises(OSError, match="Input/output"):
+                    store.put_file(source, max_bytes=len(BIG))
+            finally:
+                os.close(writer)
     assert _leftovers(tmp_path / "store") == []
     with path.open("rb") as source:  # and the store works on
         assert store.put_file(source, max_bytes=len(BIG)).sha256 == hashlib.sha256(BIG).hexdigest()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
 from accord.errors import AccordError
-from accord.evidence.filecopy import CopyLimitExceeded, copy_and_hash
+from accord.evidence.filecopy import CopyLimitExceeded, SourceChanged, copy_and_hash
 
 CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -43,6 +43,16 @@ class BlobMismatch(AccordError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"{field}: expected {expected}, received {actual} (truncated or altered transfer)")
+
+
+class BlobSourceChanged(AccordError):
+    """A process asked to write or truncate the file while it was being stored (filecopy's read lease broke)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the file was opened for writing while it was being stored; nothing was stored. "
+            "Add it again once no program is writing to it"
+        )
 
 
 class BlobMissing(AccordError):
@@ -214,6 +224,8 @@ class LocalBlobStore:
                     copied = copy_and_hash(source.fileno(), target.fileno(), limit=max_bytes, progress=progress)
             except CopyLimitExceeded:
                 raise BlobTooLarge(max_bytes) from None
+            except SourceChanged:
+                raise BlobSourceChanged from None
             return copied.sha256, copied.size
 
         return self._store(write, expected_sha256, expected_size)

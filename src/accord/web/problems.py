@@ -24,7 +24,7 @@ from accord.cooperation.catalogue import CatalogueInvalid
 from accord.cooperation.states import IllegalTransition
 from accord.cooperation.validation import RequestIncomplete
 from accord.errors import AccordError, AlreadyExists, InvalidInput, NotFound
-from accord.evidence.blobstore import BlobMismatch, BlobMissing, BlobTooLarge
+from accord.evidence.blobstore import BlobMismatch, BlobMissing, BlobSourceChanged, BlobTooLarge
 from accord.evidence.custody import CustodyLogBroken
 from accord.evidence.package import ExportIntegrityError
 from accord.evidence.safezip import UnsafeArchive
@@ -80,6 +80,7 @@ PROBLEMS: dict[type[AccordError], ProblemKind] = {
     NodeKeyProblem: ProblemKind(500, "node-key", "The node's key is unusable"),
     BlobTooLarge: ProblemKind(413, "too-large", "The file is larger than this node accepts"),
     BlobMismatch: ProblemKind(422, "transfer-mismatch", "The bytes received are not the bytes announced"),
+    BlobSourceChanged: ProblemKind(409, "source-changed", "The file changed while it was being stored"),
     BlobMissing: ProblemKind(500, "evidence-missing", "Stored evidence bytes are missing"),
     EvidenceStateError: ProblemKind(409, "evidence-state", "The evidence item's state forbids this"),
     ExportIntegrityError: ProblemKind(409, "integrity-incident", "Stored evidence no longer has its hash"),
