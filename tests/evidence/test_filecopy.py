@@ -1,4 +1,5 @@
-"""filecopy's read lease: a file no one writes is hashed in place (mapped), a file being written is refused.
+"""Reading under a read lease (inplace.py): a file no one writes is hashed in place, by filecopy's ingest and by
+the package verifier; a file being written is read into buffers, and one opened for writing meanwhile is refused.
 
 Every test uses real leases, real mappings and real processes on the test's own files; where this machine's file
 system or kernel refuses leases, the tests that need one are skipped and say why."""
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.evidence import filecopy
+from accord.evidence import inplace
 from accord.evidence.blobstore import BlobSourceChanged, LocalBlobStore
 from accord.evidence.filecopy import RANGE, CopiedFile, copy_and_hash
 
@@ -46,7 +47,7 @@ def _require_leases(folder: Path) -> None:
     finally:
         os.close(handle)
         probe.unlink()
-    if not filecopy._can_populate():
+    if not inplace.can_populate():
         pytest.skip("this kernel has no MADV_POPULATE_READ (Linux 5.14)")
 
 
@@ -77,7 +78,7 @@ def test_a_file_open_for_writing_is_read_into_buffers(tmp_path: Path) -> None:
 
 
 def test_a_kernel_without_populate_gets_buffers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filecopy, "_MADV_POPULATE_READ", 999)  # an advice no kernel knows: EINVAL, as before 5.14
+    monkeypatch.setattr(inplace, "MADV_POPULATE_READ", 999)  # an advice no kernel knows: EINVAL, as before 5.14
     source, target = _source(tmp_path), tmp_path / "copy.bin"
     copied = _copy(source, target)
     assert not copied.mapped and copied.sha256 == hashlib.sha256(BIG).hexdigest()
@@ -152,11 +153,57 @@ def test_a_read_error_in_a_mapped_range_is_an_error_not_a_crash(
 ) -> None:
     """MADV_POPULATE_READ reports what touching the page would have turned into SIGBUS; the copy raises EIO."""
     _require_leases(tmp_path)
-    monkeypatch.setattr(filecopy, "_can_populate", lambda: True)
-    monkeypatch.setattr(filecopy, "_MADV_POPULATE_READ", 999)  # madvise fails on every range
+    monkeypatch.setattr(inplace, "can_populate", lambda: True)
+    monkeypatch.setattr(inplace, "MADV_POPULATE_READ", 999)  # madvise fails on every range
     source = _source(tmp_path)
     store = LocalBlobStore(tmp_path / "store")
     with source.open("rb") as reading, pytest.raises(OSError, match="cannot read the source between bytes 0 and"):
         store.put_file(reading, max_bytes=len(BIG))
     assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
     os.close(_open_for_writing(source))  # released after the failure too
+
+
+# -- inplace.hash_in_place, as the package verifier uses it -------------------------------------------------------
+
+
+def test_hash_in_place_of_an_unaligned_span_across_ranges(tmp_path: Path) -> None:
+    _require_leases(tmp_path)
+    data = os.urandom(3 * inplace.RANGE + 12345)
+    path = _source(tmp_path, data)
+    reported: list[int] = []
+    offset, length = 4096 * 3 + 77, len(data) - 4096 * 3 - 77 - 1000  # not page-aligned at either end
+    with path.open("rb") as reading:
+        digest = inplace.hash_in_place(reading.fileno(), offset, length, reported.append)
+    assert digest == hashlib.sha256(data[offset : offset + length]).hexdigest()
+    assert sum(reported) == length and len(reported) == 3  # ranges start at page-aligned offsets
+    with path.open("rb") as reading:
+        assert inplace.hash_in_place(reading.fileno(), 10, 0) == hashlib.sha256(b"").hexdigest()
+    os.close(_open_for_writing(path))  # released
+
+
+def test_hash_in_place_gives_way_to_a_file_open_for_writing(tmp_path: Path) -> None:
+    path = _source(tmp_path)
+    writer = os.open(path, os.O_WRONLY)
+    try:
+        with path.open("rb") as reading:
+            assert inplace.hash_in_place(reading.fileno(), 0, len(BIG)) is None  # the caller reads it itself
+    finally:
+        os.close(writer)
+
+
+def test_hash_in_place_stops_when_the_file_is_opened_for_writing(tmp_path: Path) -> None:
+    _require_leases(tmp_path)
+    ranges = 8
+    path = _source(tmp_path, os.urandom(ranges * inplace.RANGE))
+    reported: list[int] = []
+
+    def break_the_lease(length: int) -> None:
+        reported.append(length)
+        if len(reported) == 1:
+            with pytest.raises(BlockingIOError):
+                _open_for_writing(path)
+
+    with path.open("rb") as reading, pytest.raises(inplace.SourceChanged):
+        inplace.hash_in_place(reading.fileno(), 0, ranges * inplace.RANGE, break_the_lease)
+    assert len(reported) < ranges  # the mapping thread saw the break before the end
+    os.close(_open_for_writing(path))

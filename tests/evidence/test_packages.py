@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -430,3 +432,41 @@ def test_malformed_data_is_a_failed_step_never_a_crash(
     blobs = peer_node.settings.home / "blobs" / "sha256"
     assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
     assert count_rows(peer_node, "audit_entries", "action = 'evidence.import' AND outcome = 'failed'") == 1
+
+
+def test_a_package_being_written_is_verified_by_reading_it(node: Node, police: Actor, tmp_path: Path) -> None:
+    """While another program holds the package open for writing, no read lease is granted: the payload is read
+    into a buffer instead of hashed in place, with the same result, tampering included."""
+    result = _export(node, police, tmp_path)
+    writer = os.open(result.path, os.O_WRONLY)
+    try:
+        report = verify_package(result.path)
+        assert report.ok, report.lines()
+        with zipfile.ZipFile(result.path) as archive:
+            info = next(i for i in archive.infolist() if i.filename.startswith(layout.ITEMS_DIR))
+        with result.path.open("rb") as reading:  # the member's data follows its 30-byte local header (4.3.7)
+            reading.seek(info.header_offset + 26)
+            name_length, extra_length = struct.unpack("<HH", reading.read(4))
+            data_offset = info.header_offset + 30 + name_length + extra_length
+            reading.seek(data_offset)
+            flipped = bytes([reading.read(1)[0] ^ 1])
+        os.pwrite(writer, flipped, data_offset)
+        assert f"{info.filename}: SHA-256 is" in _step(verify_package(result.path), 3)
+    finally:
+        os.close(writer)
+
+
+def test_a_package_opened_for_writing_while_verified_fails_that_step(node: Node, police: Actor, tmp_path: Path) -> None:
+    result = _export(node, police, tmp_path)
+    refused: list[int] = []
+
+    def write_into_the_package(_count: int) -> None:
+        try:
+            os.close(os.open(result.path, os.O_WRONLY | os.O_NONBLOCK))
+        except BlockingIOError:
+            refused.append(1)  # the verifier's read lease held the writer off and is now broken
+
+    report = verify_package(result.path, progress=write_into_the_package)
+    if not refused:
+        pytest.skip("this file system or kernel refuses read leases: the package was read, not hashed in place")
+    assert "opened for writing while it was verified" in _step(report, 3)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
 from accord.errors import AccordError
-from accord.evidence.filecopy import CopyLimitExceeded, SourceChanged, copy_and_hash
+from accord.evidence.filecopy import CopyLimitExceeded, copy_and_hash
+from accord.evidence.inplace import SourceChanged
 
 CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -6,28 +6,20 @@ disk reads the memory itself, no copy into the page cache and no writeback later
 
 How the reader brings a range in depends on whether the source can be held still:
 
-- **Mapped** (the usual case): the copy takes a read lease on the source (``fcntl(F_SETLEASE, F_RDLCK)``,
-  fcntl(2)). The kernel grants it only while no process has the file open for writing, and while it is held any
-  open for writing or truncation blocks (up to ``/proc/sys/fs/lease-break-time``) until the lease is released.
-  The reader then maps each range of the page cache and fills it in (``madvise(MADV_POPULATE_READ)``, Linux
-  5.14, which reports a read error as an error where touching the mapping would kill the process with SIGBUS);
-  the hash reads the mapping and the disk writes from it. No byte is copied by the CPU at all, which took
-  ingest from a median of 81 % to 95-98 % of ``openssl speed sha256`` on the 2-core benchmark machine
-  (docs/benchmarks.md): copying a range into a private buffer costs a core and memory bandwidth that the hash
-  then lacks. Because nothing can write the file while the lease is held, the digest is of exactly the bytes
-  written.
-- **Buffered**, where the lease is refused (the file is open for writing somewhere; it belongs to another user
-  and the process lacks CAP_LEASE; the file system or ``fs.leases-enable`` refuses leases; the kernel is older
-  than 5.14): the reader fills private buffers with ``preadv``, so the digest is again of exactly the bytes
-  written, whatever happens to the source meanwhile.
+- **Mapped** (the usual case): the copy holds a read lease on the source (``inplace.read_lease``), so no process
+  can open it for writing or truncate it meanwhile, and the reader maps each range of the page cache and fills
+  it in (``inplace.populate``); the hash reads the mapping and the disk writes from it. No byte is copied by
+  the CPU at all, which took ingest from a median of 81 % to 95-98 % of ``openssl speed sha256`` on the 2-core
+  benchmark machine (docs/benchmarks.md): copying a range into a private buffer costs a core and memory
+  bandwidth that the hash then lacks. Because nothing can write the file while the lease is held, the digest is
+  of exactly the bytes written.
+- **Buffered**, where no lease can be had (see ``inplace.read_lease``): the reader fills private buffers with
+  ``preadv``, so the digest is again of exactly the bytes written, whatever happens to the source meanwhile.
 
-A lease is broken when some process asks to write or truncate the file during the copy. The copy then stops,
-releases the lease at once so that process can go on, and raises SourceChanged: evidence that is altered while
-it is acquired is refused with a clear error rather than stored as a mix of two versions. The reader checks the
-lease before it maps each range and the copy checks it again after the last write, so a break at any moment
-fails the copy. What the lease cannot cover: a copy stalled for longer than the lease-break time after a break
-(the kernel then lets the writer in), and a mapped page evicted under memory pressure and failing to read again
-from a failing disk in the milliseconds before it is hashed (SIGBUS); both need a fault on this machine first.
+If some process asks to write or truncate the source during a mapped copy, the copy stops, releases the lease
+so that process can go on, and raises SourceChanged: evidence that is altered while it is acquired is refused
+with a clear error rather than stored as a mix of two versions. The reader checks the lease before it maps each
+range and the copy checks it again after the last write, so a break at any moment fails the copy.
 
 Why not the kernel's copy (``copy_file_range``) with the copy hashed through ``mmap``, as before: every byte
 then crossed memory three times (the kernel's copy, the hash's read, the writeback), and on a disk whose
@@ -44,27 +36,22 @@ import hashlib
 import mmap
 import os
 import queue
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from accord.evidence.inplace import SourceChanged, lease_held, populate, read_lease
 
 # Bytes per range, and so per progress report: a multiple of every logical block size direct I/O can ask for.
 RANGE = 4 * 1024 * 1024
 _BUFFERS = 4  # one being read, one hashed, one written, one spare: at most 16 MiB in flight per copy
 _BLOCK = 4096  # direct I/O writes whole blocks at block offsets; only the last, short range is written plain
 _POLL_SECONDS = 0.1  # how often a waiting stage checks whether another one failed
-_MADV_POPULATE_READ = 22  # <linux/mman.h>, Linux 5.14; Python 3.11's mmap module does not name it
 
 
 class CopyLimitExceeded(Exception):
     """The source holds more than ``limit`` bytes."""
-
-
-class SourceChanged(Exception):
-    """A process opened the source for writing, or truncated it, while it was being copied."""
 
 
 @dataclass(frozen=True)
@@ -91,57 +78,6 @@ class _Stage(threading.Thread):
             self._halt.set()
         finally:
             self._done()
-
-
-@contextmanager
-def _read_lease(source: int) -> Iterator[int | None]:
-    """A read-only descriptor of ``source`` holding a read lease, or None where the lease is refused.
-
-    The descriptor is the copy's own (reopened through ``/proc/self/fd``), so the caller's keeps its flags and
-    signal owner; a lease protects the file, whichever descriptor reads it. Closing it releases the lease."""
-    try:
-        held = os.open(f"/proc/self/fd/{source}", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:  # no /proc: read into buffers
-        yield None
-        return
-    if not _can_populate():
-        os.close(held)
-        yield None
-        return
-    try:
-        # The kernel tells a holder of a break with a signal, SIGIO by default, whose default action ends the
-        # process. Ask for SIGURG (ignored by default) before the lease exists, then for no signal at all
-        # (owner 0) once it does: the copy polls F_GETLEASE instead.
-        fcntl.fcntl(held, fcntl.F_SETSIG, signal.SIGURG)
-        fcntl.fcntl(held, fcntl.F_SETLEASE, fcntl.F_RDLCK)
-        fcntl.fcntl(held, fcntl.F_SETOWN, 0)
-    except OSError:  # EAGAIN: open for writing somewhere; EACCES: another user's file; EINVAL: no leases here
-        os.close(held)
-        yield None
-        return
-    try:
-        yield held
-    finally:
-        os.close(held)
-
-
-def _can_populate() -> bool:
-    """Whether this kernel fills a mapping in on request, with errors reported (MADV_POPULATE_READ)."""
-    with mmap.mmap(-1, mmap.PAGESIZE) as probe:
-        try:
-            probe.madvise(_MADV_POPULATE_READ)
-        except OSError:  # EINVAL before Linux 5.14
-            return False
-    return True
-
-
-def _populate(mapping: mmap.mmap, offset: int) -> None:
-    """Read a mapped range of the source into memory now, in the reader's thread; a read error is an OSError."""
-    try:
-        mapping.madvise(_MADV_POPULATE_READ)
-    except OSError as exc:  # EFAULT where touching the page would raise SIGBUS: the disk failed to read it
-        end = offset + len(mapping)
-        raise OSError(errno.EIO, f"cannot read the source between bytes {offset} and {end}: {exc.strerror}") from exc
 
 
 def _take(source: queue.Queue[int], stop: threading.Event) -> int | None:
@@ -211,21 +147,17 @@ class _Pipeline:
             raise RuntimeError(f"slot {index} holds no range")
         return held
 
-    def lease_held(self) -> bool:
-        """Whether the lease is unbroken: no process has asked to write or truncate the source meanwhile."""
-        return fcntl.fcntl(self.source, fcntl.F_GETLEASE) == fcntl.F_RDLCK
-
     def bring(self, index: int, offset: int) -> int:
         """Bring the range at ``offset`` into slot ``index``; its length (short or 0 at the end of the file)."""
         if not self.mapped:
             return _fill(self.source, self.slot(index), offset)
-        if not self.lease_held():
+        if not lease_held(self.source):
             raise SourceChanged
         length = max(0, min(RANGE, self.size - offset))
         if length:  # the reader thread takes the page faults (and any disk reads), not the hash
             mapping = mmap.mmap(self.source, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ, offset=offset)
             self.slots[index] = mapping  # closed by close() if populating fails
-            _populate(mapping, offset)
+            populate(mapping, offset)
         return length
 
     def read(self) -> None:
@@ -279,7 +211,7 @@ def copy_and_hash(source: int, target: int, *, limit: int, progress: Callable[[i
     """Copy the regular file ``source`` (from its start) to the empty file ``target``, hash what was written,
     and fsync it. Raise CopyLimitExceeded past ``limit`` bytes, SourceChanged when the source's lease is
     broken; the caller removes ``target`` on any error."""
-    with _read_lease(source) as leased:
+    with read_lease(source) as leased:
         pipeline = _Pipeline(source, target, limit, leased)
         reader = _Stage("blob-reader", pipeline.read, pipeline.stop, lambda: pipeline.filled.put(None))
         writer = _Stage("blob-writer", pipeline.write, pipeline.stop, lambda: None)
@@ -304,7 +236,7 @@ def copy_and_hash(source: int, target: int, *, limit: int, progress: Callable[[i
             for stage in (reader, writer):
                 if stage.error is not None:
                     raise stage.error
-            if pipeline.mapped and not pipeline.lease_held():  # broken after the last range was mapped
+            if pipeline.mapped and not lease_held(pipeline.source):  # broken after the last range was mapped
                 raise SourceChanged
             os.fsync(target)
         finally:

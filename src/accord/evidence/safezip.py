@@ -389,8 +389,28 @@ class SafeZip:
         except KeyError:
             raise KeyError(f"{self.path.name}: no file member {name!r}") from None
 
+    def stored_span(self, name: str) -> tuple[int, int]:
+        """Where the bytes of the STORED file member ``name`` lie in the archive's file: (offset, size), its local
+        header checked first. For a reader that hashes them in place; raises UnsafeArchive as open_member does."""
+        member = self._member(name)
+        if member.info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{name} is not STORED")
+        try:
+            return self._stored_start(member), member.info.file_size
+        except _READ_ERRORS as error:
+            raise UnsafeArchive(self.path.name, name, f"truncated or corrupt ({_short(error)})") from error
+
+    def fileno(self) -> int:
+        """The archive's file descriptor (for stored_span)."""
+        return self._handle.fileno()
+
     def _stored_data(self, member: _Member, *, verify_crc: bool) -> _StoredData:
-        """Check the member's local header (4.3.7) against the directory and locate its data."""
+        start = self._stored_start(member)
+        info = member.info
+        return _StoredData(self._handle.fileno(), start, info.file_size, info.CRC, verify_crc=verify_crc)
+
+    def _stored_start(self, member: _Member) -> int:
+        """Check the member's local header (4.3.7) against the directory; the offset of its data."""
         info = member.info
         header = os.pread(self._handle.fileno(), _LOCAL.size, info.header_offset)
         if len(header) < _LOCAL.size or header[:4] != _LOCAL_SIGNATURE:
@@ -400,10 +420,10 @@ class SafeZip:
         name = os.pread(self._handle.fileno(), name_length, info.header_offset + _LOCAL.size)
         if name != member.name_bytes or method != zipfile.ZIP_STORED or flags & _FLAG_ENCRYPTED:
             raise zipfile.BadZipFile("local file header disagrees with the central directory")
-        start = info.header_offset + _LOCAL.size + name_length + extra_length
+        start: int = info.header_offset + _LOCAL.size + name_length + extra_length
         if start + info.compress_size > member.boundary:
             raise zipfile.BadZipFile("member data overlaps the next member or the directory")
-        return _StoredData(self._handle.fileno(), start, info.file_size, info.CRC, verify_crc=verify_crc)
+        return start
 
 
 def _short(error: BaseException) -> str:

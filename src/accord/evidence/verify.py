@@ -35,6 +35,7 @@ from accord.evidence.checkpoint import (
     open_note,
     parse_vkey,
 )
+from accord.evidence.inplace import SourceChanged, hash_in_place
 from accord.evidence.layout import custody_origin
 from accord.evidence.safezip import SafeZip, UnsafeArchive, ZipLimits
 from accord.identity.node_keys import node_id_for
@@ -227,7 +228,17 @@ class PackageVerifier:
         if sink is not None:
             sink(name, chunks())
             return digest.hexdigest()
-        # Verification only: read into one reused buffer (no new bytes object per chunk; measured +3-5%).
+        if self._archive_zip.is_stored(name):
+            # Verification only, STORED: hashed in place under a read lease where one can be had (inplace.py);
+            # 79-88% of OpenSSL's rate read into a buffer, 89-96% in place, on the 2-core benchmark machine.
+            offset, size = self._archive_zip.stored_span(name)
+            try:
+                in_place = hash_in_place(self._archive_zip.fileno(), offset, size, self._progress)
+            except SourceChanged:
+                raise StepFailed(f"{name}: the package was opened for writing while it was verified") from None
+            if in_place is not None:
+                return in_place
+        # Otherwise read into one reused buffer (no new bytes object per chunk; measured +3-5%).
         buffer = bytearray(HASH_BUFFER)
         view = memoryview(buffer)
         with self._archive_zip.open_member(name, verify_crc=False) as stream:
