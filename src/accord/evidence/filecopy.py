@@ -9,10 +9,10 @@ How the reader brings a range in depends on whether the source can be held still
 - **Mapped** (the usual case): the copy holds a read lease on the source (``inplace.read_lease``), so no process
   can open it for writing or truncate it meanwhile, and the reader maps each range of the page cache and fills
   it in (``inplace.populate``); the hash reads the mapping and the disk writes from it. No byte is copied by
-  the CPU at all, which took ingest from a median of 81 % to 95-98 % of ``openssl speed sha256`` on the 2-core
-  benchmark machine (docs/benchmarks.md): copying a range into a private buffer costs a core and memory
-  bandwidth that the hash then lacks. Because nothing can write the file while the lease is held, the digest is
-  of exactly the bytes written.
+  the CPU at all: in alternating runs on the 2-core benchmark machine the copy made medians of 95-98 % of
+  ``openssl speed sha256`` against 81-90 % for the buffered one (docs/benchmarks.md), because copying a range
+  into a private buffer costs a core and memory bandwidth that the hash then lacks. Because nothing can write
+  the file while the lease is held, the digest is of exactly the bytes written.
 - **Buffered**, where no lease can be had (see ``inplace.read_lease``): the reader fills private buffers with
   ``preadv``, so the digest is again of exactly the bytes written, whatever happens to the source meanwhile.
 

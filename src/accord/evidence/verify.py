@@ -230,7 +230,7 @@ class PackageVerifier:
             return digest.hexdigest()
         if self._archive_zip.is_stored(name):
             # Verification only, STORED: hashed in place under a read lease where one can be had (inplace.py);
-            # 79-88% of OpenSSL's rate read into a buffer, 89-96% in place, on the 2-core benchmark machine.
+            # 76-88% of OpenSSL's rate read into a buffer, 88-96% in place, on the 2-core benchmark machine.
             offset, size = self._archive_zip.stored_span(name)
             try:
                 in_place = hash_in_place(self._archive_zip.fileno(), offset, size, self._progress)
