@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accord.evidence.inplace import SourceChanged, lease_held, populate, read_lease
+from accord.evidence.inplace import SourceChanged, lease_held, map_range, read_lease
 
 # Bytes per range, and so per progress report: a multiple of every logical block size direct I/O can ask for.
 RANGE = 4 * 1024 * 1024
@@ -151,13 +151,9 @@ class _Pipeline:
         """Bring the range at ``offset`` into slot ``index``; its length (short or 0 at the end of the file)."""
         if not self.mapped:
             return _fill(self.source, self.slot(index), offset)
-        if not lease_held(self.source):
-            raise SourceChanged
         length = max(0, min(RANGE, self.size - offset))
-        if length:  # the reader thread takes the page faults (and any disk reads), not the hash
-            mapping = mmap.mmap(self.source, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ, offset=offset)
-            self.slots[index] = mapping  # closed by close() if populating fails
-            populate(mapping, offset)
+        if length:  # checks the lease first; the reader thread takes the page faults and disk reads, not the hash
+            self.slots[index] = map_range(self.source, offset, length)
         return length
 
     def read(self) -> None:

@@ -60,6 +60,20 @@ def populate(mapping: mmap.mmap, offset: int) -> None:
         raise OSError(errno.EIO, f"cannot read the source between bytes {offset} and {end}: {exc.strerror}") from exc
 
 
+def map_range(held: int, offset: int, length: int) -> mmap.mmap:
+    """``length`` bytes of the leased file ``held`` from ``offset`` (a multiple of ALLOCATIONGRANULARITY), mapped
+    read-only and filled in. Raises SourceChanged when the lease has broken, OSError (EIO) on a read error."""
+    if not lease_held(held):
+        raise SourceChanged
+    mapping = mmap.mmap(held, length, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ, offset=offset)
+    try:
+        populate(mapping, offset)
+    except BaseException:
+        mapping.close()
+        raise
+    return mapping
+
+
 def lease_held(held: int) -> bool:
     """Whether the lease on ``held`` is unbroken: no process has asked to write or truncate the file meanwhile."""
     return fcntl.fcntl(held, fcntl.F_GETLEASE) == fcntl.F_RDLCK
@@ -129,17 +143,9 @@ class _HashInPlace:
                 self._close_hashed()
                 if self.stop.is_set():
                     return
-                if not lease_held(self.held):
-                    raise SourceChanged
                 base = position - position % mmap.ALLOCATIONGRANULARITY  # mmap offsets are page-aligned
                 size = min(self.end, base + RANGE) - base
-                mapping = mmap.mmap(self.held, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ, offset=base)
-                try:
-                    populate(mapping, base)
-                except BaseException:
-                    mapping.close()
-                    raise
-                self.ranges.put((mapping, position - base))
+                self.ranges.put((map_range(self.held, base, size), position - base))
                 position = base + size
         except BaseException as exc:  # re-raised by the hashing thread
             self.error = exc
